@@ -76,6 +76,7 @@ type Record struct {
 	// just after the line is Offset+Length.
 	Offset int64
 	Length int64
+	File   string // path the line was read from, "" for stdin
 }
 
 // Clone returns a copy of r that owns all its memory.
@@ -94,10 +95,16 @@ func (r *Record) Clone() Record {
 
 // Reject is a line that could not become a record.
 type Reject struct {
+	// ID identifies the rejected line the way EventID identifies a record
+	// (a hash of its content and offset), so re-reading a file adds no reject twice.
+	ID     string
+	Source string
+	File   string // path the line was read from, "" for stdin
+	Offset int64
 	Reason Reason
 	Detail string // one short sentence for humans
-	Offset int64
-	Raw    []byte // the line, at most MaxRawReject bytes
+	Raw    []byte // the line, at most MaxRawReject bytes, content fields not removed: see Sanitize
+	At     time.Time
 }
 
 // MaxRawReject is how much of a rejected line is kept.
