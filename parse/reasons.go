@@ -18,17 +18,20 @@ const (
 	ReasonInvalidUTF8    Reason = "invalid_utf8"    // bytes that are not UTF-8
 	ReasonMissingModel   Reason = "missing_model"   // no model field, or an empty one
 	ReasonBadTime        Reason = "bad_time"        // a timestamp that cannot be read
+	ReasonBadDuration    Reason = "bad_duration"    // a negative duration
 	ReasonLineTooLong    Reason = "line_too_long"   // longer than max_line_bytes
 	ReasonBadEnvelope    Reason = "bad_envelope"    // a Docker or CRI wrapper that cannot be read
 	ReasonServerRefused  Reason = "server_refused"  // the database refused the row (set by writers)
 )
 
-// Reasons lists every reason, for metrics that must show zero counts.
-var Reasons = [...]Reason{
-	ReasonNotJSON, ReasonTruncatedJSON, ReasonNotObject, ReasonWrongType,
-	ReasonNegativeTokens, ReasonAbsurdTokens, ReasonNotFinite, ReasonBadCost,
-	ReasonInvalidUTF8, ReasonMissingModel, ReasonBadTime, ReasonLineTooLong,
-	ReasonBadEnvelope, ReasonServerRefused,
+// AllReasons lists every reason, for metrics that must show zero counts.
+func AllReasons() []Reason {
+	return []Reason{
+		ReasonNotJSON, ReasonTruncatedJSON, ReasonNotObject, ReasonWrongType,
+		ReasonNegativeTokens, ReasonAbsurdTokens, ReasonNotFinite, ReasonBadCost,
+		ReasonInvalidUTF8, ReasonMissingModel, ReasonBadTime, ReasonBadDuration, ReasonLineTooLong,
+		ReasonBadEnvelope, ReasonServerRefused,
+	}
 }
 
 // MaxTokens is the largest token count accepted in one record. Larger counts
