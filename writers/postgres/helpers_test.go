@@ -1,0 +1,175 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tokentail/tokentail/parse"
+)
+
+var dbSeq atomic.Int64
+
+// testDSN returns a DSN to a fresh database on the cluster named by
+// TOKENTAIL_TEST_PG_DSN, and skips the test when there is none.
+// TODO: switch to testenv.PostgresDSN once internal/testenv lands.
+func testDSN(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("TOKENTAIL_TEST_PG_DSN")
+	if base == "" {
+		t.Skip("TOKENTAIL_TEST_PG_DSN not set")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to test cluster: %v", err)
+	}
+	defer conn.Close(ctx)
+	name := fmt.Sprintf("pgw_%d_%d", os.Getpid(), dbSeq.Add(1))
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("TOKENTAIL_TEST_PG_DSN must be a URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// openTest opens a Writer on a fresh database, with fast retries.
+func openTest(t testing.TB, cfg Config) (*Writer, string) {
+	t.Helper()
+	if cfg.DSN == "" {
+		cfg.DSN = testDSN(t)
+	}
+	if cfg.RetryMin == 0 {
+		cfg.RetryMin, cfg.RetryMax = time.Millisecond, 20*time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(w.Close)
+	return w, cfg.DSN
+}
+
+// connect opens a plain connection for the test's own queries.
+func connect(t testing.TB, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func queryString(t testing.TB, conn *pgx.Conn, sql string, args ...any) string {
+	t.Helper()
+	var s *string
+	if err := conn.QueryRow(context.Background(), sql, args...).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	if s == nil {
+		return "<NULL>"
+	}
+	return *s
+}
+
+// makeRecords returns n distinct records spread over days consecutive days
+// ending at end, with varied costs and optional fields.
+func makeRecords(n int, end time.Time, days int, seed uint64) []parse.Record {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	recs := make([]parse.Record, n)
+	span := int64(days) * int64(24*time.Hour)
+	for i := range recs {
+		at := end.Add(-time.Duration(rng.Int64N(span)))
+		in := rng.Int64N(5000)
+		out := rng.Int64N(1000)
+		r := parse.Record{
+			EventID:      fmt.Sprintf("ev-%d-%d", seed, i),
+			OccurredAt:   at,
+			Source:       "api",
+			Model:        []string{"gpt-4o-mini", "gpt-4o", "claude-sonnet-4"}[i%3],
+			InputTokens:  in,
+			OutputTokens: out,
+			TotalTokens:  in + out,
+			Cost:         parse.Money(rng.Int64N(50_000_000_000)), // up to 5 cents, picodollar precision
+			CostSource:   parse.CostSource(i % 3),
+			Success:      i%10 != 0,
+			Attributes:   []byte(fmt.Sprintf(`{"n":%d,"plan":"pro"}`, i)),
+		}
+		if i%2 == 0 {
+			r.UserID = fmt.Sprintf("user-%d", i%97)
+			r.Feature = []string{"quiz", "chat", "summary"}[i%3]
+			r.Provider = "openai"
+			r.DurationMS, r.HasDuration = float64(rng.Int64N(30000))/7, true
+		}
+		if !r.Success {
+			r.ErrorType = "rate_limit"
+		}
+		recs[i] = r
+	}
+	return recs
+}
+
+func sumMoney(recs []parse.Record) parse.Money {
+	var s parse.Money
+	for i := range recs {
+		s += recs[i].Cost
+	}
+	return s
+}
+
+// counts returns count(*), count(distinct event_id) and sum(cost_usd) as text.
+func counts(t testing.TB, conn *pgx.Conn) (rows, distinct int64, sum string) {
+	t.Helper()
+	err := conn.QueryRow(context.Background(),
+		"SELECT count(*), count(DISTINCT event_id), coalesce(sum(cost_usd), 0)::text FROM ai_usage_events").
+		Scan(&rows, &distinct, &sum)
+	if err != nil {
+		t.Fatalf("counts: %v", err)
+	}
+	return rows, distinct, sum
+}
+
+// logBuffer is a concurrency-safe log sink for asserting on log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) count(substr string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Count(b.buf.String(), substr)
+}
+
+func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
