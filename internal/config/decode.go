@@ -403,8 +403,13 @@ func checkDecimal(s string) error {
 	if len(frac) > 6 {
 		return fmt.Errorf("price %q has more than 6 decimal places", clip(s))
 	}
-	if len(strings.TrimLeft(intPart, "0")) > 6 {
-		return fmt.Errorf("price %q per million tokens is implausibly large", clip(s))
+	whole := strings.TrimLeft(intPart, "0")
+	if n, err := strconv.Atoi(whole); len(whole) > 4 || (err == nil && (n > maxPrice || n == maxPrice && strings.Trim(frac, "0") != "")) {
+		return fmt.Errorf("price %q is above the largest price tokentail accepts (%d per million tokens)", clip(s), maxPrice)
 	}
 	return nil
 }
+
+// maxPrice per million tokens is the parse package's cap, which keeps a
+// record's cost inside its int64 of picodollars.
+const maxPrice = 2000

@@ -49,26 +49,27 @@ func (e *PriceEntry) decodeNode(d *decoder, n *yaml.Node, path string) {
 // they are written in a pricing file.
 func (e PriceEntry) MarshalYAML() (any, error) {
 	n := &yaml.Node{Kind: yaml.MappingNode}
-	// No tags: plain scalars read back as the numbers and dates they are.
-	add := func(k, v string) {
+	// Prices and dates go untagged, so they print plain and read back as the
+	// numbers and dates they are; names are !!str so "true" stays quoted.
+	add := func(k, v, tag string) {
 		if v == "" {
 			return
 		}
 		n.Content = append(n.Content,
 			&yaml.Node{Kind: yaml.ScalarNode, Value: k},
-			&yaml.Node{Kind: yaml.ScalarNode, Value: v})
+			&yaml.Node{Kind: yaml.ScalarNode, Value: v, Tag: tag})
 	}
-	add("match", e.Match)
-	add("provider", e.Provider)
-	add("input_per_mtok", e.InputPerMTok)
-	add("cached_input_per_mtok", e.CachedInputPerMTok)
-	add("output_per_mtok", e.OutputPerMTok)
+	add("match", e.Match, "!!str")
+	add("provider", e.Provider, "!!str")
+	add("input_per_mtok", e.InputPerMTok, "")
+	add("cached_input_per_mtok", e.CachedInputPerMTok, "")
+	add("output_per_mtok", e.OutputPerMTok, "")
 	if !e.EffectiveFrom.IsZero() {
 		v := e.EffectiveFrom.Format(time.RFC3339)
 		if e.EffectiveFrom.Equal(e.EffectiveFrom.Truncate(24 * time.Hour)) {
 			v = e.EffectiveFrom.Format(time.DateOnly)
 		}
-		add("effective_from", v)
+		add("effective_from", v, "")
 	}
 	return n, nil
 }

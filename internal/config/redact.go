@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -57,11 +58,16 @@ func (c *Config) Redacted() ([]byte, error) {
 			n.Value = RedactDSN(c.InfluxDB.URL)
 		}
 	}
-	out, err := yaml.Marshal(&root)
-	if err != nil {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&root); err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
-	return out, nil
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 // child follows keys down a mapping node.
