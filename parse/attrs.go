@@ -12,6 +12,7 @@ import (
 // uses p's pre-built visitor, so it allocates nothing.
 func (p *Parser) appendAttrs(dst []byte, o *fastjson.Object, _ int) []byte {
 	p.attrs = append(dst, '{')
+	p.topIndex = 0
 	o.Visit(p.attrVisit())
 	return append(p.attrs, '}')
 }
@@ -27,7 +28,15 @@ func (p *Parser) attrVisit() func(key []byte, v *fastjson.Value) {
 }
 
 func (p *Parser) attrMember(key []byte, v *fastjson.Value) {
-	if p.drop[string(key)] || p.isConsumed(v) {
+	var drop bool
+	if top := p.topIndex; top >= 0 {
+		// Top-level members were looked up by visit, in the same order.
+		drop = p.topSkip[top]
+		p.topIndex++
+	} else {
+		drop = p.keys.get(key).drop
+	}
+	if drop || p.isConsumed(v) {
 		return
 	}
 	start := len(p.attrs)
@@ -39,7 +48,10 @@ func (p *Parser) attrMember(key []byte, v *fastjson.Value) {
 	if v.Type() == fastjson.TypeObject {
 		o, _ := v.Object()
 		p.attrs = append(p.attrs, '{')
+		saved := p.topIndex
+		p.topIndex = -1
 		o.Visit(p.attrFn)
+		p.topIndex = saved
 		p.attrs = append(p.attrs, '}')
 		if o.Len() > 0 && p.attrs[len(p.attrs)-2] == '{' {
 			// Everything in it was taken or dropped ("usage"): leave it out.
@@ -68,9 +80,10 @@ func (p *Parser) appendValue(dst []byte, v *fastjson.Value) []byte {
 	case fastjson.TypeNumber:
 		start := len(dst)
 		dst = v.MarshalTo(dst)
-		if isNonFiniteText(dst[start:]) {
-			num := string(dst[start:])
-			dst = appendJSONString(dst[:start], []byte(num))
+		if !validJSONNumber(dst[start:]) {
+			// NaN, Inf, 00, 1. : fastjson reads them, jsonb would not.
+			p.num = append(p.num[:0], dst[start:]...)
+			dst = appendJSONString(dst[:start], p.num)
 		}
 		return dst
 	case fastjson.TypeArray:
@@ -84,11 +97,12 @@ func (p *Parser) appendValue(dst []byte, v *fastjson.Value) []byte {
 		return append(dst, ']')
 	case fastjson.TypeObject:
 		o, _ := v.Object()
-		saved := p.attrs
+		saved, savedTop := p.attrs, p.topIndex
 		p.attrs = append(dst, '{')
+		p.topIndex = -1
 		o.Visit(p.attrFn)
 		dst = append(p.attrs, '}')
-		p.attrs = saved
+		p.attrs, p.topIndex = saved, savedTop
 		return dst
 	}
 	return v.MarshalTo(dst)
@@ -219,4 +233,46 @@ func skipJSONValue(b []byte, i int) int {
 		j++
 	}
 	return j
+}
+
+// validJSONNumber reports whether b is a number as RFC 8259 spells it.
+func validJSONNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(b)
 }

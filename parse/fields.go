@@ -89,6 +89,27 @@ type aliasTable struct {
 	prefixes map[string]bool // paths worth descending into ("usage", "gen_ai.usage", ...)
 }
 
+// keys builds the hot-path lookup table of aliases, prefixes and dropped names.
+func (t aliasTable) keys(drop map[string]bool) keyTable {
+	m := map[string]keyInfo{}
+	for k, a := range t.byPath {
+		info := m[k]
+		info.alias, info.hasAlias = a, true
+		m[k] = info
+	}
+	for k := range t.prefixes {
+		info := m[k]
+		info.prefix = true
+		m[k] = info
+	}
+	for k := range drop {
+		info := m[k]
+		info.drop = true
+		m[k] = info
+	}
+	return newKeyTable(m)
+}
+
 // FieldNames returns the record field names that `fields:` may map.
 func FieldNames() []string {
 	out := make([]string, 0, numFields)

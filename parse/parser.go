@@ -52,6 +52,7 @@ type Parser struct {
 	cfg     Config
 	marker  []byte
 	aliases aliasTable
+	keys    keyTable
 	match   []matchRule
 	drop    map[string]bool
 	maxLine int
@@ -66,6 +67,8 @@ type Parser struct {
 	path     []byte
 	visitFn  func(key []byte, v *fastjson.Value)
 	attrFn   func(key []byte, v *fastjson.Value)
+	topSkip  []bool // per top-level member, in order: dropped by name
+	topIndex int    // the attributes pass's position in topSkip, -1 below the top
 	scratch  []byte
 	num      []byte
 	attrs    []byte
@@ -111,6 +114,7 @@ func NewParser(cfg Config) (*Parser, error) {
 	for k, v := range cfg.Match {
 		p.match = append(p.match, matchRule{keys: strings.Split(k, "."), value: v})
 	}
+	p.keys = p.aliases.keys(p.drop)
 	p.visitFn = p.visit
 	return p, nil
 }
@@ -154,17 +158,20 @@ func (p *Parser) Parse(msg *Message, readAt time.Time, a *Arena, rec *Record, re
 		}
 		return p.reject(msg, readAt, a, rej, ReasonNotJSON, "the text after the marker is not a JSON object")
 	}
-	end, complete := objectEnd(payload)
-	if !complete {
-		return p.reject(msg, readAt, a, rej, ReasonTruncatedJSON, "the JSON object ends before it is closed")
-	}
-	obj := payload[:end]
-	if !utf8.Valid(obj) {
+	if !utf8.Valid(payload) {
 		return p.reject(msg, readAt, a, rej, ReasonInvalidUTF8, "the record holds bytes that are not UTF-8")
 	}
-	v, err := p.jp.ParseBytes(obj)
+	// Most records end the line: parse them as they are, and look for the
+	// object's end (a logger's suffix, or a cut line) only when that fails.
+	v, err := p.jp.ParseBytes(payload)
 	if err != nil {
-		return p.reject(msg, readAt, a, rej, ReasonNotJSON, "invalid JSON: "+err.Error())
+		end, complete := objectEnd(payload)
+		if !complete {
+			return p.reject(msg, readAt, a, rej, ReasonTruncatedJSON, "the JSON object ends before it is closed")
+		}
+		if v, err = p.jp.ParseBytes(payload[:end]); err != nil {
+			return p.reject(msg, readAt, a, rej, ReasonNotJSON, "invalid JSON: "+err.Error())
+		}
 	}
 	if !p.matches(v) {
 		return Skipped
@@ -176,6 +183,7 @@ func (p *Parser) Parse(msg *Message, readAt time.Time, a *Arena, rec *Record, re
 	p.inputAnt = false
 	p.consumed = p.consumed[:0]
 	p.path = p.path[:0]
+	p.topSkip = p.topSkip[:0]
 	o.Visit(p.visitFn)
 	for f := range p.vals {
 		if p.vals[f] != nil {
@@ -199,18 +207,20 @@ func (p *Parser) visit(key []byte, v *fastjson.Value) {
 		p.path = append(p.path, '.')
 	}
 	p.path = append(p.path, key...)
-	if al, ok := p.aliases.byPath[string(p.path)]; ok {
-		if p.vals[al.field] == nil || al.prio < p.prio[al.field] {
-			if v.Type() != fastjson.TypeNull {
-				p.vals[al.field] = v
-				p.prio[al.field] = al.prio
-				if al.field == fInputTokens {
-					p.inputAnt = string(p.path) == anthropicInput
-				}
+	info := p.keys.get(p.path)
+	if n == 0 {
+		p.topSkip = append(p.topSkip, info.drop)
+	}
+	if al := info.alias; info.hasAlias && (p.vals[al.field] == nil || al.prio < p.prio[al.field]) {
+		if v.Type() != fastjson.TypeNull {
+			p.vals[al.field] = v
+			p.prio[al.field] = al.prio
+			if al.field == fInputTokens {
+				p.inputAnt = string(p.path) == anthropicInput
 			}
 		}
 	}
-	if v.Type() == fastjson.TypeObject && p.aliases.prefixes[string(p.path)] {
+	if info.prefix && v.Type() == fastjson.TypeObject {
 		o, _ := v.Object()
 		o.Visit(p.visitFn)
 	}
@@ -280,7 +290,7 @@ func (p *Parser) fill(msg *Message, readAt time.Time, a *Arena, rec *Record) (Re
 			return ReasonWrongType, "event id is not a string or number"
 		}
 		if len(id) > 0 && len(id) <= 200 {
-			rec.EventID = a.String(id)
+			rec.EventID = p.text(id, a)
 		}
 	}
 	if rec.EventID == "" {
@@ -308,7 +318,7 @@ func (p *Parser) fill(msg *Message, readAt time.Time, a *Arena, rec *Record) (Re
 		if !ok {
 			return ReasonWrongType, "user id is not a string or number"
 		}
-		rec.UserID = a.String(u)
+		rec.UserID = p.text(u, a)
 	}
 	if v := p.vals[fFeature]; v != nil {
 		f, ok := scalarText(v, &p.num)
@@ -433,9 +443,22 @@ func (p *Parser) RejectEnvelope(msg *Message, detail string, readAt time.Time, a
 	p.reject(msg, readAt, a, rej, ReasonBadEnvelope, detail)
 }
 
+// text returns b as a string in a, with NUL bytes (which PostgreSQL's text
+// type cannot hold) replaced by U+FFFD.
+func (p *Parser) text(b []byte, a *Arena) string {
+	if bytes.IndexByte(b, 0) >= 0 {
+		p.scratch = bytes.ReplaceAll(b, []byte{0}, []byte("\ufffd"))
+		b = p.scratch
+	}
+	return a.String(b)
+}
+
 func (p *Parser) internBytes(b []byte, a *Arena) string {
 	if len(b) == 0 {
 		return ""
+	}
+	if bytes.IndexByte(b, 0) >= 0 {
+		return p.text(b, a)
 	}
 	if s, ok := p.intern[string(b)]; ok {
 		return s

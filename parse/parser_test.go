@@ -102,17 +102,25 @@ func TestParser_Aliases(t *testing.T) {
 		{"epoch ns", `AI_COST: {"model":"m","time":1763632800123456789}`,
 			func(r Record) string { return expect(r.OccurredAt.Equal(time.Unix(0, 1763632800123456789)), r) }},
 		{"rfc3339 zone offset", `AI_COST: {"model":"m","@timestamp":"2026-11-20T15:30:00+05:30"}`,
-			func(r Record) string { return expect(r.OccurredAt.Equal(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)), r) }},
+			func(r Record) string {
+				return expect(r.OccurredAt.Equal(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)), r)
+			}},
 		{"no zone, space", `AI_COST: {"model":"m","created_at":"2026-11-20 10:00:00.5"}`,
-			func(r Record) string { return expect(r.OccurredAt.Equal(time.Date(2026, 11, 20, 10, 0, 0, 5e8, time.UTC)), r) }},
+			func(r Record) string {
+				return expect(r.OccurredAt.Equal(time.Date(2026, 11, 20, 10, 0, 0, 5e8, time.UTC)), r)
+			}},
 		{"no time uses read time", `AI_COST: {"model":"m"}`,
 			func(r Record) string { return expect(r.OccurredAt.Equal(readAt), r) }},
 		{"content dropped, attributes kept", `AI_COST: {"model":"m","prompt":"secret","messages":[{"role":"user","content":"hi"}],"school":"s1","plan":"pro","meta":{"response":"x","k":1}}`,
-			func(r Record) string { return expect(string(r.Attributes) == `{"school":"s1","plan":"pro","meta":{"k":1}}`, r) }},
+			func(r Record) string {
+				return expect(string(r.Attributes) == `{"school":"s1","plan":"pro","meta":{"k":1}}`, r)
+			}},
 		{"monolog trailing context", `[2026-11-20 10:00:00] production.INFO: AI_COST: {"model":"m","input_tokens":5} []`,
 			func(r Record) string { return expect(r.InputTokens == 5, r) }},
 		{"first alias wins", `AI_COST: {"model_name":"b","model":"a"}`,
-			func(r Record) string { return expect(r.Model == "a" && string(r.Attributes) == `{"model_name":"b"}`, r) }},
+			func(r Record) string {
+				return expect(r.Model == "a" && string(r.Attributes) == `{"model_name":"b"}`, r)
+			}},
 		{"pricing effective_from", `AI_COST: {"model":"gpt-4o","input_tokens":1000000,"output_tokens":0,"timestamp":"2026-12-02T00:00:00Z"}`,
 			func(r Record) string { return expect(r.Cost.String() == "5" && r.CostSource == CostPricing, r) }},
 		{"pricing before effective_from", `AI_COST: {"model":"gpt-4o","input_tokens":1000000,"output_tokens":0,"timestamp":"2026-11-02T00:00:00Z"}`,

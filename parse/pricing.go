@@ -128,8 +128,10 @@ func (t *PriceTable) costFrom(group int, rec *Record) (Money, bool) {
 func (t *PriceTable) lookup(group int, model string, at time.Time) (priceRow, bool) {
 	for i := group; i < len(t.groups); i++ {
 		g := t.groups[i]
-		if ok, _ := path.Match(g.match, model); i > group && !ok {
-			continue
+		if i > group {
+			if ok, _ := path.Match(g.match, model); !ok {
+				continue
+			}
 		}
 		for _, r := range g.rows {
 			if !r.from.After(at) {

@@ -1,0 +1,5 @@
+package parse
+
+import "github.com/valyala/fastjson"
+
+type fastjsonParser = fastjson.Parser
