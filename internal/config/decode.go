@@ -98,9 +98,16 @@ func (d *decoder) syntaxProblem(data []byte, err error) {
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 		p.Line, _ = strconv.Atoi(m[1])
 		p.Msg = "invalid YAML: " + m[2]
+		// yaml.v3 may name the line where the block began rather than the
+		// tab itself: point at the first line indented with a tab.
 		lines := strings.Split(string(data), "\n")
-		if p.Line >= 1 && p.Line <= len(lines) && strings.Contains(lines[p.Line-1], "\t") {
-			p.Msg += " (tabs are not allowed for indentation in YAML; use spaces)"
+		for i := p.Line - 1; i >= 0 && i < len(lines) && i < p.Line+2; i++ {
+			indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
+			if strings.Contains(indent, "\t") {
+				p.Line = i + 1
+				p.Msg += " (YAML does not allow tabs for indentation; use spaces)"
+				break
+			}
 		}
 	}
 	d.probs = append(d.probs, p)
