@@ -58,6 +58,9 @@ func FuzzParseMoney(f *testing.F) {
 		}
 		r, ok := new(big.Rat).SetString(s)
 		if !ok {
+			if m == 0 {
+				return // "0e99999999": zero, but too big an exponent for math/big
+			}
 			t.Fatalf("ParseMoney accepted %q, math/big does not", s)
 		}
 		if r.Sign() < 0 {
