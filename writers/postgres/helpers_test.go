@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -173,3 +175,107 @@ func (b *logBuffer) count(substr string) int {
 }
 
 func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+
+// proxy is a TCP proxy to the test cluster that a test can take down and
+// bring back, to play a database outage without touching the shared cluster.
+type proxy struct {
+	target, addr string
+
+	mu    sync.Mutex // guards ln and conns: accept loops and tests race on them
+	ln    net.Listener
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// startProxy proxies to dsn's host and returns dsn rewritten to go through it.
+func startProxy(t testing.TB, dsn string) (*proxy, string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{target: u.Host, conns: make(map[net.Conn]struct{})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(func() { p.down(); p.wg.Wait() })
+	u.Host = p.addr
+	return p, u.String()
+}
+
+func (p *proxy) up(t testing.TB) {
+	t.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatalf("proxy up: %v", err)
+	}
+	p.serve(ln)
+}
+
+func (p *proxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // listener closed by down
+			}
+			s, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[s] = struct{}{}, struct{}{}
+			p.mu.Unlock()
+			pipe := func(dst, src net.Conn) {
+				_, _ = io.Copy(dst, src)
+				dst.Close()
+				src.Close()
+			}
+			p.wg.Go(func() { pipe(s, c) })
+			p.wg.Go(func() { pipe(c, s) })
+		}
+	})
+}
+
+// down refuses new connections and cuts every open one.
+func (p *proxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// signalHandler is a slog handler that closes a channel the first time a
+// message is logged, so a test can wait for it without sleeping.
+type signalHandler struct {
+	slog.Handler
+	msg  string
+	once *sync.Once
+	ch   chan struct{}
+}
+
+func newSignalLogger(b *logBuffer, msg string) (*slog.Logger, <-chan struct{}) {
+	h := signalHandler{Handler: slog.NewTextHandler(b, nil), msg: msg, once: new(sync.Once), ch: make(chan struct{})}
+	return slog.New(h), h.ch
+}
+
+func (h signalHandler) Handle(ctx context.Context, r slog.Record) error {
+	err := h.Handler.Handle(ctx, r)
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.ch) })
+	}
+	return err
+}

@@ -90,6 +90,10 @@ type Writer struct {
 	bufs sync.Pool
 
 	closeOnce sync.Once
+
+	// testHook, when set by a test, runs at named points of a write with the
+	// backend's pid, so a test can kill the connection at a known moment.
+	testHook func(point string, pid uint32)
 }
 
 // Result counts what became of a batch: every record lands in exactly one of
@@ -111,9 +115,10 @@ func Open(ctx context.Context, cfg Config) (*Writer, error) {
 	}
 	pcfg, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
-		// pgconn redacts what it can recognise; as a malformed DSN may hide
-		// the password where it cannot, say only that it did not parse.
-		return nil, errors.New("postgres: cannot parse dsn: check its syntax (libpq URL or key=value)")
+		// pgconn masks the passwords it recognises in its message; a
+		// malformed DSN can hide one where it does not, so we mask again
+		// every password-like value we can find ourselves.
+		return nil, fmt.Errorf("postgres: invalid dsn: %s", maskDSNPasswords(cfg.DSN, err.Error()))
 	}
 	pcfg.MaxConns = cfg.MaxConns
 	if _, ok := pcfg.ConnConfig.RuntimeParams["application_name"]; !ok {

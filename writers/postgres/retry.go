@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +24,13 @@ import (
 // daemons does not reconnect in lockstep after a restart of the server.
 func (w *Writer) retry(ctx context.Context, what string, op func(ctx context.Context) error) error {
 	delay := w.cfg.RetryMin
+	var last error // the last failure that says something about the server
+	gaveUp := func() error {
+		if last == nil {
+			return w.scrub(fmt.Errorf("postgres: %s: %w", what, ctx.Err()))
+		}
+		return w.scrub(fmt.Errorf("postgres: %s: %w (last error: %v)", what, ctx.Err(), last))
+	}
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, w.cfg.AttemptTimeout)
 		err := op(actx)
@@ -31,18 +40,22 @@ func (w *Writer) retry(ctx context.Context, what string, op func(ctx context.Con
 			return nil
 		}
 		if ctx.Err() != nil {
-			return w.scrub(fmt.Errorf("postgres: %s: %w (last error: %v)", what, ctx.Err(), err))
+			if last == nil && !errors.Is(err, ctx.Err()) {
+				last = err
+			}
+			return gaveUp()
 		}
 		if !isTransient(err) {
 			return w.scrub(fmt.Errorf("postgres: %s: %w", what, err))
 		}
+		last = err
 		w.outage.begin(what, w.scrub(err))
 		sleep := time.Duration(rand.Int64N(int64(delay)) + 1)
 		t := time.NewTimer(sleep)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return w.scrub(fmt.Errorf("postgres: %s: %w (last error: %v)", what, ctx.Err(), err))
+			return gaveUp()
 		case <-t.C:
 		}
 		delay = min(delay*2, w.cfg.RetryMax)
@@ -177,3 +190,43 @@ func (e *scrubbedError) Error() string {
 }
 
 func (e *scrubbedError) Unwrap() error { return e.err }
+
+// dsnPassword matches password=VALUE and sslpassword=VALUE in key=value DSNs
+// and URL queries, quoted or not.
+var dsnPassword = regexp.MustCompile(`password=('(?:[^'\\]|\\.)*'|[^ &]*)`)
+
+// maskDSNPasswords replaces in msg every value of dsn that may be a
+// password: the userinfo password of a URL and every password= value, raw
+// and percent-decoded. It errs on the side of masking too much.
+func maskDSNPasswords(dsn, msg string) string {
+	var secrets []string
+	if _, rest, ok := strings.Cut(dsn, "://"); ok {
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
+				secrets = append(secrets, pw)
+			}
+		}
+	}
+	for _, m := range dsnPassword.FindAllStringSubmatch(dsn, -1) {
+		v := m[1]
+		if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+			v = strings.ReplaceAll(v[1:len(v)-1], `\'`, `'`)
+		}
+		secrets = append(secrets, v)
+	}
+	for _, s := range secrets {
+		for _, v := range []string{s, unescape(s)} {
+			if v != "" {
+				msg = strings.ReplaceAll(msg, v, "xxxxx")
+			}
+		}
+	}
+	return msg
+}
+
+func unescape(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
+}

@@ -78,6 +78,9 @@ func (w *Writer) writeAttempt(ctx context.Context, recs []parse.Record) (Result,
 	var n int64
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		n, err = copyRows(ctx, tx, cr, copyEventsSQL, recs)
+		if err == nil && w.testHook != nil {
+			w.testHook("copied", tx.Conn().PgConn().PID())
+		}
 		return err
 	})
 	if err == nil {
@@ -102,7 +105,12 @@ func (w *Writer) writeAttempt(ctx context.Context, recs []parse.Record) (Result,
 			return err
 		}
 		if len(s.refused) > 0 {
-			return insertRejects(ctx, tx, s.refused)
+			if err := insertRejects(ctx, tx, s.refused); err != nil {
+				return err
+			}
+		}
+		if w.testHook != nil {
+			w.testHook("slow path done", tx.Conn().PgConn().PID())
 		}
 		return nil
 	})
