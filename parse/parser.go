@@ -74,8 +74,10 @@ type Parser struct {
 	attrs    []byte
 
 	intern     map[string]string
-	priceGroup map[string]int // model → first matching pricing glob
+	priceGroup map[modelKey]int // model → first matching pricing glob
 }
+
+type modelKey struct{ model, provider string }
 
 type matchRule struct {
 	keys  []string
@@ -100,7 +102,7 @@ func NewParser(cfg Config) (*Parser, error) {
 		maxLine: cfg.MaxLineBytes,
 		intern:  map[string]string{},
 
-		priceGroup: map[string]int{},
+		priceGroup: map[modelKey]int{},
 	}
 	if p.maxLine <= 0 {
 		p.maxLine = DefaultMaxLineBytes
@@ -397,11 +399,12 @@ func (p *Parser) fill(msg *Message, readAt time.Time, a *Arena, rec *Record) (Re
 		}
 		rec.Cost, rec.CostSource = m, CostFromLog
 	} else if p.cfg.Pricing != nil {
-		g, cached := p.priceGroup[rec.Model]
+		key := modelKey{rec.Model, rec.Provider}
+		g, cached := p.priceGroup[key]
 		if !cached {
-			g = p.cfg.Pricing.firstGroup(rec.Model)
+			g = p.cfg.Pricing.firstGroup(rec.Model, rec.Provider)
 			if len(p.priceGroup) < maxInterned {
-				p.priceGroup[rec.Model] = g
+				p.priceGroup[key] = g
 			}
 		}
 		if m, ok := p.cfg.Pricing.costFrom(g, rec); ok {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -11,6 +12,8 @@ import (
 type Price struct {
 	// Match is a glob on the model name without its provider prefix.
 	Match string
+	// Provider, when set, limits the row to records of that provider.
+	Provider string
 	// Input, CachedInput and Output are prices per million tokens, given as
 	// exact decimal text ("0.15"); at most 6 decimal places.
 	Input, CachedInput, Output string
@@ -28,8 +31,9 @@ type priceRow struct {
 }
 
 type priceGroup struct {
-	match string
-	rows  []priceRow // by from, newest first
+	match    string
+	provider string
+	rows     []priceRow // by from, newest first
 }
 
 // PriceTable prices records that carry no cost. It is read-only after
@@ -60,11 +64,12 @@ func NewPriceTable(prices []Price) (*PriceTable, error) {
 				return nil, fmt.Errorf("price %d (%s): cached_input_per_mtok: %w", i+1, pr.Match, err)
 			}
 		}
-		g, ok := index[pr.Match]
+		key := pr.Match + "\x00" + strings.ToLower(pr.Provider)
+		g, ok := index[key]
 		if !ok {
 			g = len(t.groups)
-			index[pr.Match] = g
-			t.groups = append(t.groups, priceGroup{match: pr.Match})
+			index[key] = g
+			t.groups = append(t.groups, priceGroup{match: pr.Match, provider: strings.ToLower(pr.Provider)})
 		}
 		t.groups[g].rows = append(t.groups[g].rows, priceRow{from: pr.EffectiveFrom, input: in, cached: cached, output: out})
 	}
@@ -95,25 +100,33 @@ const maxRate = 2000 * 1_000_000
 // Cost prices rec from its model, tokens and time. ok is false when no row
 // matches the model at that time.
 func (t *PriceTable) Cost(rec *Record) (Money, bool) {
-	return t.costFrom(t.firstGroup(rec.Model), rec)
+	return t.costFrom(t.firstGroup(rec.Model, rec.Provider), rec)
 }
 
 // firstGroup is the index of the first glob that matches model, or -1.
 // Parsers cache it per model name: globbing is the slow part of pricing.
-func (t *PriceTable) firstGroup(model string) int {
+func (t *PriceTable) firstGroup(model, provider string) int {
 	for i, g := range t.groups {
-		if ok, _ := path.Match(g.match, model); ok {
+		if g.matches(model, provider) {
 			return i
 		}
 	}
 	return -1
 }
 
+func (g *priceGroup) matches(model, provider string) bool {
+	if g.provider != "" && !strings.EqualFold(g.provider, provider) {
+		return false
+	}
+	ok, _ := path.Match(g.match, model)
+	return ok
+}
+
 func (t *PriceTable) costFrom(group int, rec *Record) (Money, bool) {
 	if group < 0 {
 		return 0, false
 	}
-	row, ok := t.lookup(group, rec.Model, rec.OccurredAt)
+	row, ok := t.lookup(group, rec.Model, rec.Provider, rec.OccurredAt)
 	if !ok {
 		return 0, false
 	}
@@ -125,13 +138,11 @@ func (t *PriceTable) costFrom(group int, rec *Record) (Money, bool) {
 	return Money(c), true
 }
 
-func (t *PriceTable) lookup(group int, model string, at time.Time) (priceRow, bool) {
+func (t *PriceTable) lookup(group int, model, provider string, at time.Time) (priceRow, bool) {
 	for i := group; i < len(t.groups); i++ {
-		g := t.groups[i]
-		if i > group {
-			if ok, _ := path.Match(g.match, model); !ok {
-				continue
-			}
+		g := &t.groups[i]
+		if i > group && !g.matches(model, provider) {
+			continue
 		}
 		for _, r := range g.rows {
 			if !r.from.After(at) {

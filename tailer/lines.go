@@ -1,0 +1,159 @@
+// Package tailer reads log files as lines that carry their exact byte
+// offsets, so progress can be acknowledged line by line. It knows nothing of
+// records: the pipeline decides what a line means.
+package tailer
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Line is one line of a file, without its newline.
+type Line struct {
+	Text   []byte // valid until the next call to Next
+	Offset int64  // where the line starts
+	End    int64  // just after its newline (or its last byte at end of file)
+	// Truncated is set when the line was longer than the reader's limit:
+	// Text holds its first bytes and the rest was skipped.
+	Truncated bool
+}
+
+// LineReader splits a stream into Lines. It never holds more than its limit
+// of one line in memory, however long the line.
+type LineReader struct {
+	r      *bufio.Reader
+	offset int64 // just after the last line returned
+	max    int
+	final  bool
+
+	buf     []byte // the line being read, at most max+1 bytes
+	pending int64  // bytes of the current line consumed so far
+}
+
+// NewLineReader reads r, whose first byte is at offset in its file. maxLine
+// bounds a line (longer ones are cut and flagged). With final set, a last line
+// without a newline is returned at end of stream (a complete file); otherwise
+// Next reports ErrIncomplete and resumes the line on a later call, once its
+// writer has finished it (a live file).
+func NewLineReader(r io.Reader, offset int64, maxLine int, final bool) *LineReader {
+	if maxLine <= 0 {
+		maxLine = 1 << 20
+	}
+	return &LineReader{r: bufio.NewReaderSize(r, 256<<10), offset: offset, max: maxLine, final: final}
+}
+
+// Offset is the position just after the last line returned.
+func (l *LineReader) Offset() int64 { return l.offset }
+
+// Pending is how many bytes of an unfinished line have been read past Offset.
+func (l *LineReader) Pending() int64 { return l.pending }
+
+// ErrIncomplete is returned at the end of a live stream that stops inside a
+// line. Calling Next again after more data arrived continues that line.
+var ErrIncomplete = errors.New("line not finished yet")
+
+// Next returns the next line, io.EOF at the end of the stream, or
+// ErrIncomplete when a live stream ends inside a line.
+func (l *LineReader) Next() (Line, error) {
+	if l.pending == 0 {
+		l.buf = l.buf[:0]
+	}
+	hasNL := false
+	for {
+		chunk, err := l.r.ReadSlice('\n')
+		l.pending += int64(len(chunk))
+		if room := l.max + 1 - len(l.buf); room > 0 {
+			take := chunk
+			if len(take) > room {
+				take = take[:room]
+			}
+			l.buf = append(l.buf, take...)
+		}
+		if err == nil {
+			hasNL = true
+			break
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF {
+			if l.pending == 0 {
+				return Line{}, io.EOF
+			}
+			if !l.final {
+				return Line{}, ErrIncomplete
+			}
+			break
+		}
+		return Line{}, err
+	}
+	start, n := l.offset, l.pending
+	l.offset += n
+	l.pending = 0
+	content := n
+	text := l.buf
+	if hasNL {
+		content--
+		if int64(len(text)) == n {
+			text = text[:len(text)-1]
+		}
+	}
+	truncated := content > int64(l.max)
+	if len(text) > l.max {
+		text = text[:l.max]
+	}
+	if !truncated && len(text) > 0 && text[len(text)-1] == '\r' {
+		text = text[:len(text)-1]
+	}
+	return Line{Text: text, Offset: start, End: start + n, Truncated: truncated}, nil
+}
+
+// OpenFile opens a file for one pass, decompressing gzip (by magic bytes, so
+// a rotated file renamed without .gz is read too).
+func OpenFile(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(f, 64<<10)
+	magic, err := br.Peek(2)
+	if err == nil && bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("gzip %s: %w", path, err)
+		}
+		return &gzipFile{Reader: zr, f: f}, nil
+	}
+	if strings.HasSuffix(path, ".gz") && err != nil && !errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return &plainFile{Reader: br, f: f}, nil
+}
+
+type gzipFile struct {
+	*gzip.Reader
+	f *os.File
+}
+
+func (g *gzipFile) Close() error {
+	err := g.Reader.Close()
+	if cerr := g.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+type plainFile struct {
+	*bufio.Reader
+	f *os.File
+}
+
+func (p *plainFile) Close() error { return p.f.Close() }
