@@ -50,12 +50,12 @@ func (c *Config) Redacted() ([]byte, error) {
 	// password hidden, and an InfluxDB URL may carry a password too.
 	if c.Postgres != nil {
 		if n := child(&root, "postgres", "dsn"); n != nil {
-			n.Value = RedactDSN(c.Postgres.DSN.Reveal())
+			n.Value, n.Style = RedactDSN(c.Postgres.DSN.Reveal()), 0
 		}
 	}
 	if c.InfluxDB != nil {
 		if n := child(&root, "influxdb", "url"); n != nil {
-			n.Value = RedactDSN(c.InfluxDB.URL)
+			n.Value, n.Style = RedactDSN(c.InfluxDB.URL), 0
 		}
 	}
 	var b bytes.Buffer
