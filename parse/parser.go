@@ -172,6 +172,9 @@ func (p *Parser) Parse(msg *Message, readAt time.Time, a *Arena, rec *Record, re
 			return p.reject(msg, readAt, a, rej, ReasonTruncatedJSON, "the JSON object ends before it is closed")
 		}
 		if v, err = p.jp.ParseBytes(payload[:end]); err != nil {
+			if hasNonFiniteLiteral(payload[:end]) {
+				return p.reject(msg, readAt, a, rej, ReasonNotFinite, "the record holds a NaN or Infinity literal")
+			}
 			return p.reject(msg, readAt, a, rej, ReasonNotJSON, "invalid JSON: "+err.Error())
 		}
 	}
@@ -530,4 +533,41 @@ func objectEnd(b []byte) (end int, complete bool) {
 		}
 	}
 	return len(b), false
+}
+
+// hasNonFiniteLiteral reports whether b holds, outside strings, a value
+// spelled NaN, Inf or Infinity (any case, any sign): JSON has no such values,
+// and fastjson accepts only some spellings.
+func hasNonFiniteLiteral(b []byte) bool {
+	inStr := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inStr {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case ':', ',', '[':
+			j := i + 1
+			for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '-' || b[j] == '+') {
+				j++
+			}
+			k := j
+			for k < len(b) && (b[k]|0x20 >= 'a' && b[k]|0x20 <= 'z') {
+				k++
+			}
+			switch strings.ToLower(string(b[j:k])) {
+			case "nan", "inf", "infinity":
+				return true
+			}
+		}
+	}
+	return false
 }
