@@ -211,7 +211,7 @@ func Load(path string) (*Config, error) {
 
 // Parse reads a config from data; name is the file name used in messages and
 // the directory relative paths are resolved against. getenv looks up ${VAR}
-// (os.LookupEnv in production). Parse reads no other file: the table of a
+// (os.LookupEnv in production; nil turns expansion off). Parse reads no other file: the table of a
 // `pricing.file` is loaded by Load. It returns every problem found, as an *Error.
 func Parse(name string, data []byte, getenv func(string) (string, bool)) (*Config, error) {
 	c := Default()
