@@ -142,7 +142,7 @@ func (v *validator) prices(key string, models []PriceEntry) {
 		// almost always a general glob put above a specific one.
 		for j := range i {
 			f := models[j]
-			if f.EffectiveFrom.Equal(e.EffectiveFrom) && (f.Provider == "" || f.Provider == e.Provider) && globCovers(f.Match, e.Match) {
+			if f.EffectiveFrom.Equal(e.EffectiveFrom) && (f.Provider == "" || strings.EqualFold(f.Provider, e.Provider)) && globCovers(f.Match, e.Match) {
 				what := "is never used"
 				if f.Match == e.Match {
 					what = "repeats"
