@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 )
 
 // Line is one line of a file, without its newline.
@@ -115,13 +116,19 @@ func (l *LineReader) Next() (Line, error) {
 }
 
 // OpenFile opens a file for one pass, decompressing gzip (by magic bytes, so
-// a rotated file renamed without .gz is read too).
-func OpenFile(path string) (io.ReadCloser, error) {
+// a rotated file renamed without .gz is read too). When read is not nil, the
+// bytes read from the file (compressed, for gzip) are added to it as they
+// are read, for progress reports.
+func OpenFile(path string, read *atomic.Int64) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(f, 64<<10)
+	var src io.Reader = f
+	if read != nil {
+		src = &countingReader{r: f, n: read}
+	}
+	br := bufio.NewReaderSize(src, 64<<10)
 	magic, err := br.Peek(2)
 	if err == nil && bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(br)
@@ -136,6 +143,17 @@ func OpenFile(path string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return &plainFile{Reader: br, f: f}, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 type gzipFile struct {

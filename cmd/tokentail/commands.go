@@ -8,7 +8,9 @@ import (
 
 // commands are the subcommands dispatched by name beyond the built-in ones.
 func (m *Main) commands() map[string]func(context.Context, []string) error {
-	return map[string]func(context.Context, []string) error{}
+	return map[string]func(context.Context, []string) error{
+		"backfill": m.runBackfill,
+	}
 }
 
 // checkServers reaches each configured server; it is filled in with the writers.

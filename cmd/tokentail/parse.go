@@ -110,7 +110,7 @@ func (m *Main) runParse(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		f, err := tailer.OpenFile(path)
+		f, err := tailer.OpenFile(path, nil)
 		if err != nil {
 			errOut.Flush()
 			fmt.Fprintf(m.Stderr, "tokentail: parse %s: %v\n", path, err)

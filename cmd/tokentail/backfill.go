@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tokentail/tokentail/internal/config"
+	"github.com/tokentail/tokentail/internal/pipeline"
+)
+
+func (m *Main) runBackfill(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("tokentail backfill", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	configPath := configFlag(fs)
+	source := fs.String("source", "", "read every file with this source's settings (default: the source whose paths match, else the first)")
+	batch := fs.Int("batch-size", 0, "records per batch (default: postgres.batch_size, else 5000)")
+	workers := fs.Int("workers", 0, "files parsed at once (default: number of CPUs)")
+	progress := fs.Bool("progress", isTerminal(m.Stderr), "show progress on stderr (default: when stderr is a terminal)")
+	fs.Usage = func() {
+		fmt.Fprintln(m.Stderr, "Usage: tokentail backfill [--config FILE] PATH_OR_GLOB...\n\nReads old log files (plain or .gz) once, writes every record to the configured\ndatabases and exits. Idempotent: running it again adds nothing already stored.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	if fs.NArg() == 0 {
+		return usagef("backfill: give at least one PATH or glob")
+	}
+	cfg, err := m.loadConfig(*configPath, true)
+	if err != nil {
+		return err
+	}
+	if cfg.Postgres == nil && cfg.InfluxDB == nil {
+		return usagef("%s: backfill needs somewhere to write: configure postgres or influxdb", cfg.File)
+	}
+	if *source != "" && !hasSource(cfg.Sources, *source) {
+		return usagef("--source %q: no such source in %s", *source, cfg.File)
+	}
+	files, err := expandPaths(fs.Args())
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return fmt.Errorf("backfill: %w", err)
+		}
+		if st.IsDir() {
+			return usagef("backfill: %s is a directory: give files or a glob", f)
+		}
+		total += st.Size()
+	}
+	log := newLogger(m.Stderr, cfg.Log)
+	prices, err := pipeline.PriceTable(cfg)
+	if err != nil {
+		return err
+	}
+	ws, err := pipeline.OpenWriters(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	if *batch == 0 && cfg.Postgres != nil {
+		*batch = cfg.Postgres.BatchSize
+	}
+
+	prog := &pipeline.Progress{BytesTotal: total}
+	stopProgress := func() {}
+	if *progress {
+		stopProgress = showProgress(m.Stderr, prog)
+	}
+	sum, err := pipeline.Backfill(ctx, pipeline.BackfillOptions{
+		Config: cfg, Files: files, Source: *source, Writers: ws.List(), Prices: prices,
+		BatchSize: *batch, Workers: *workers, Grace: cfg.ShutdownTimeout.D(), Logger: log,
+	}, prog)
+	stopProgress()
+	fmt.Fprintln(m.Stdout, summaryLine(&sum))
+	if err != nil {
+		if sum.Interrupted && errors.Is(err, context.Canceled) {
+			return fmt.Errorf("backfill interrupted: run the same command again to finish (it adds nothing twice)")
+		}
+		return fmt.Errorf("backfill: %w", err)
+	}
+	return nil
+}
+
+func hasSource(sources []config.Source, name string) bool {
+	for _, s := range sources {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// summaryLine is the one line a backfill always prints.
+func summaryLine(s *pipeline.Summary) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "backfill: %d files, %s, %d lines, %d records, %d rejects", s.Files, humanBytes(s.Bytes), s.Lines, s.Records, s.RejectTotal())
+	if len(s.Rejects) > 0 {
+		reasons := make([]string, 0, len(s.Rejects))
+		for r, n := range s.Rejects {
+			reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
+		}
+		sort.Strings(reasons)
+		fmt.Fprintf(&b, " (%s)", strings.Join(reasons, ", "))
+	}
+	fmt.Fprintf(&b, ", %d unpriced", s.Unpriced)
+	for _, w := range s.Writers {
+		unit := "rows"
+		if w.Name == "influxdb" {
+			unit = "points"
+		}
+		fmt.Fprintf(&b, "; %s: %d %s written, %d already there, %d refused", w.Name, w.Written, unit, w.Duplicates, w.Refused)
+		if w.Name == "postgres" {
+			fmt.Fprintf(&b, ", %d rejects stored", w.Rejects)
+		}
+	}
+	secs := s.Elapsed.Seconds()
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(s.Records) / secs
+	}
+	fmt.Fprintf(&b, "; %.1fs, %.0f records/s", secs, rate)
+	if s.Interrupted {
+		b.WriteString(" (interrupted)")
+	}
+	if s.FilesFailed > 0 {
+		fmt.Fprintf(&b, "; %d files failed", s.FilesFailed)
+	}
+	return b.String()
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// showProgress redraws one status line on w every second until stopped.
+func showProgress(w io.Writer, p *pipeline.Progress) (stop func()) {
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+			}
+			el := time.Since(start).Seconds()
+			read, recs := p.BytesRead.Load(), p.Records.Load()
+			eta := "?"
+			if read > 0 && p.BytesTotal > read {
+				eta = (time.Duration(el*float64(p.BytesTotal-read)/float64(read)) * time.Second / time.Second).Round(time.Second).String()
+			}
+			fmt.Fprintf(w, "\r\033[K%s / %s  %d records  %.0f records/s  ETA %s",
+				humanBytes(read), humanBytes(p.BytesTotal), recs, float64(recs)/el, eta)
+		}
+	}()
+	return func() { close(done); <-ended }
+}
