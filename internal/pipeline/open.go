@@ -50,7 +50,7 @@ func OpenWriters(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Wr
 			Logger:    log.With("component", "postgres"),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("postgres: %w", err)
+			return nil, err // postgres.Open's errors name it already
 		}
 		w.Postgres = pw
 	}
