@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tokentail/tokentail/parse"
 	"github.com/tokentail/tokentail/writers/influx"
 	"github.com/tokentail/tokentail/writers/postgres"
 )
@@ -70,4 +69,9 @@ func (i Influx) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 	return WriteResult{Written: r.Written, Refused: r.Refused}, nil
 }
 
-var _ = parse.Record{}
+
+// Ping implements Pinger.
+func (p Postgres) Ping(ctx context.Context) error { return p.W.Ping(ctx) }
+
+// Ping implements Pinger.
+func (i Influx) Ping(ctx context.Context) error { return i.W.Ping(ctx) }
