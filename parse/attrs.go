@@ -36,7 +36,7 @@ func (p *Parser) attrMember(key []byte, v *fastjson.Value) {
 	} else {
 		drop = p.keys.get(key).drop
 	}
-	if drop || p.isConsumed(v) {
+	if drop || (len(p.consumed) > 0 && p.isConsumed(v)) {
 		return
 	}
 	start := len(p.attrs)

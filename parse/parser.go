@@ -61,6 +61,7 @@ type Parser struct {
 
 	// Per-call state, reset by Parse.
 	vals     [numFields]*fastjson.Value
+	valTop   [numFields]int32 // index of the top-level member a value is, -1 when nested
 	prio     [numFields]uint8
 	inputAnt bool // input_tokens came from Anthropic's usage.input_tokens
 	consumed []*fastjson.Value
@@ -73,7 +74,12 @@ type Parser struct {
 	num      []byte
 	attrs    []byte
 
-	intern     map[string]string
+	intern    map[string]string
+	recent    [256]string // direct-mapped cache of interned strings
+	lastPrice struct {
+		model, provider string
+		group           int
+	}
 	priceGroup map[modelKey]int // model → first matching pricing glob
 }
 
@@ -191,8 +197,13 @@ func (p *Parser) Parse(msg *Message, readAt time.Time, a *Arena, rec *Record, re
 	p.topSkip = p.topSkip[:0]
 	o.Visit(p.visitFn)
 	for f := range p.vals {
-		if p.vals[f] != nil {
-			p.consumed = append(p.consumed, p.vals[f])
+		if p.vals[f] == nil {
+			continue
+		}
+		if i := p.valTop[f]; i >= 0 {
+			p.topSkip[i] = true // a top-level member taken by a field: skipped by name order
+		} else {
+			p.consumed = append(p.consumed, p.vals[f]) // nested: found by pointer
 		}
 	}
 	if reason, detail := p.fill(msg, readAt, a, rec); reason != "" {
@@ -220,6 +231,10 @@ func (p *Parser) visit(key []byte, v *fastjson.Value) {
 		if v.Type() != fastjson.TypeNull {
 			p.vals[al.field] = v
 			p.prio[al.field] = al.prio
+			p.valTop[al.field] = -1
+			if n == 0 {
+				p.valTop[al.field] = int32(len(p.topSkip) - 1)
+			}
 			if al.field == fInputTokens {
 				p.inputAnt = string(p.path) == anthropicInput
 			}
@@ -402,13 +417,18 @@ func (p *Parser) fill(msg *Message, readAt time.Time, a *Arena, rec *Record) (Re
 		}
 		rec.Cost, rec.CostSource = m, CostFromLog
 	} else if p.cfg.Pricing != nil {
-		key := modelKey{rec.Model, rec.Provider}
-		g, cached := p.priceGroup[key]
-		if !cached {
-			g = p.cfg.Pricing.firstGroup(rec.Model, rec.Provider)
-			if len(p.priceGroup) < maxInterned {
-				p.priceGroup[key] = g
+		g := p.lastPrice.group
+		if rec.Model != p.lastPrice.model || rec.Provider != p.lastPrice.provider {
+			key := modelKey{rec.Model, rec.Provider}
+			var cached bool
+			g, cached = p.priceGroup[key]
+			if !cached {
+				g = p.cfg.Pricing.firstGroup(rec.Model, rec.Provider)
+				if len(p.priceGroup) < maxInterned {
+					p.priceGroup[key] = g
+				}
 			}
+			p.lastPrice.model, p.lastPrice.provider, p.lastPrice.group = rec.Model, rec.Provider, g
 		}
 		if m, ok := p.cfg.Pricing.costFrom(g, rec); ok {
 			rec.Cost, rec.CostSource = m, CostPricing
@@ -463,10 +483,17 @@ func (p *Parser) internBytes(b []byte, a *Arena) string {
 	if len(b) == 0 {
 		return ""
 	}
+	// A direct-mapped cache in front of the map: models, providers and
+	// features repeat from line to line, and a hit costs one compare.
+	slot := &p.recent[keyHash(b)&uint32(len(p.recent)-1)]
+	if *slot == string(b) {
+		return *slot
+	}
 	if bytes.IndexByte(b, 0) >= 0 {
 		return p.text(b, a)
 	}
 	if s, ok := p.intern[string(b)]; ok {
+		*slot = s
 		return s
 	}
 	if len(p.intern) >= maxInterned || len(b) > 128 {
@@ -474,6 +501,7 @@ func (p *Parser) internBytes(b []byte, a *Arena) string {
 	}
 	s := string(b)
 	p.intern[s] = s
+	*slot = s
 	return s
 }
 
