@@ -56,76 +56,88 @@ func backfillRecords(n int) []parse.Record {
 // recommended 5000 lines.
 const benchBatch = 5000
 
-// BenchmarkBackfill writes the same 1M-record history, in batches of
-// benchBatch, once through the Writer and once as a raw POST of the same
-// line protocol (encoded beforehand, outside the timer), each into a fresh
-// database. Compare their ns/op: the writer's target is within 1.25x of raw.
+// BenchmarkBackfill loads the same 1M-record history, in batches of
+// benchBatch, through the Writer and as a raw POST of the same line
+// protocol (encoded beforehand, outside the timing), each into a fresh
+// database. The two alternate within each iteration, so a busy machine
+// slows both alike; writer/raw is the ratio the issue asks for (target:
+// within 1.25).
 //
-// Run with: go test -run XXX -bench Backfill -benchtime 1x ./writers/influx/
+// Run with: go test -run XXX -bench Backfill -benchtime 3x ./writers/influx/
 func BenchmarkBackfill(b *testing.B) {
+	benchmarkBackfill(b, false)
+}
+
+// BenchmarkBackfillGzip is BenchmarkBackfill with Config.Gzip.
+func BenchmarkBackfillGzip(b *testing.B) {
+	benchmarkBackfill(b, true)
+}
+
+func benchmarkBackfill(b *testing.B, gz bool) {
 	n := 1_000_000
 	if testing.Short() {
 		n = 100_000
 	}
 	recs := backfillRecords(n)
-
-	b.Run("raw", func(b *testing.B) {
-		// Encode every batch up front: raw is the cost of the load alone.
-		e := newEncoder(DefaultMeasurement, false)
-		var bodies [][]byte
-		for lo := 0; lo < len(recs); lo += benchBatch {
-			var buf []byte
-			for i := lo; i < min(lo+benchBatch, len(recs)); i++ {
-				buf, _ = e.appendRecord(buf, &recs[i])
-			}
-			bodies = append(bodies, buf)
+	e := newEncoder(DefaultMeasurement, false)
+	var bodies [][]byte
+	for lo := 0; lo < len(recs); lo += benchBatch {
+		var buf []byte
+		for i := lo; i < min(lo+benchBatch, len(recs)); i++ {
+			buf, _ = e.appendRecord(buf, &recs[i])
 		}
-		client := &http.Client{}
-		for b.Loop() {
-			b.StopTimer()
-			tgt := influxServer(b)
-			u := strings.TrimSuffix(tgt.URL, "/") + "/api/v2/write?" +
-				url.Values{"bucket": {tgt.Bucket}, "precision": {"ns"}}.Encode()
-			b.StartTimer()
-			for _, body := range bodies {
-				resp, err := client.Post(u, "text/plain; charset=utf-8", bytes.NewReader(body))
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusNoContent {
-					b.Fatalf("raw post: %s", resp.Status)
-				}
-			}
-		}
-		b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "points/s")
-	})
-
-	for _, gz := range []bool{false, true} {
-		name := "writer"
-		if gz {
-			name = "writer-gzip"
-		}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				b.StopTimer()
-				tgt := influxServer(b)
-				w, err := New(Config{URL: tgt.URL, Bucket: tgt.Bucket, Gzip: gz, Logger: slog.New(slog.DiscardHandler)})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				for lo := 0; lo < len(recs); lo += benchBatch {
-					res, err := w.Write(context.Background(), recs[lo:min(lo+benchBatch, len(recs))])
-					if err != nil || res.Refused != 0 {
-						b.Fatalf("got %+v, %v", res.Refused, err)
-					}
-				}
-				w.Close()
-			}
-			b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "points/s")
-		})
+		bodies = append(bodies, buf)
 	}
+	client := &http.Client{}
+
+	raw := func(tgt influxTarget) {
+		u := strings.TrimSuffix(tgt.URL, "/") + "/api/v2/write?" +
+			url.Values{"bucket": {tgt.Bucket}, "precision": {"ns"}}.Encode()
+		for _, body := range bodies {
+			resp, err := client.Post(u, "text/plain; charset=utf-8", bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				b.Fatalf("raw post: %s", resp.Status)
+			}
+		}
+	}
+	writer := func(tgt influxTarget) {
+		w, err := New(Config{URL: tgt.URL, Bucket: tgt.Bucket, Gzip: gz, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer w.Close()
+		for lo := 0; lo < len(recs); lo += benchBatch {
+			res, err := w.Write(context.Background(), recs[lo:min(lo+benchBatch, len(recs))])
+			if err != nil || res.Refused != 0 {
+				b.Fatalf("got %d refused, %v", res.Refused, err)
+			}
+		}
+	}
+
+	var rawTime, writerTime time.Duration
+	i := 0
+	for b.Loop() {
+		runs := []struct {
+			f   func(influxTarget)
+			sum *time.Duration
+		}{{raw, &rawTime}, {writer, &writerTime}}
+		if i%2 == 1 {
+			runs[0], runs[1] = runs[1], runs[0]
+		}
+		i++
+		for _, r := range runs {
+			tgt := influxServer(b)
+			start := time.Now()
+			r.f(tgt)
+			*r.sum += time.Since(start)
+		}
+	}
+	b.ReportMetric(rawTime.Seconds()/float64(b.N), "raw-s/op")
+	b.ReportMetric(writerTime.Seconds()/float64(b.N), "writer-s/op")
+	b.ReportMetric(writerTime.Seconds()/rawTime.Seconds(), "writer/raw")
 }
