@@ -9,59 +9,21 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tokentail/tokentail/internal/testenv"
 	"github.com/tokentail/tokentail/parse"
 )
-
-var dbSeq atomic.Int64
-
-// testDSN returns a DSN to a fresh database on the cluster named by
-// TOKENTAIL_TEST_PG_DSN, and skips the test when there is none.
-// TODO: switch to testenv.PostgresDSN once internal/testenv lands.
-func testDSN(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("TOKENTAIL_TEST_PG_DSN")
-	if base == "" {
-		t.Skip("TOKENTAIL_TEST_PG_DSN not set")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to test cluster: %v", err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("pgw_%d_%d", os.Getpid(), dbSeq.Add(1))
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return
-		}
-		defer c.Close(ctx)
-		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("TOKENTAIL_TEST_PG_DSN must be a URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
 
 // openTest opens a Writer on a fresh database, with fast retries.
 func openTest(t testing.TB, cfg Config) (*Writer, string) {
 	t.Helper()
 	if cfg.DSN == "" {
-		cfg.DSN = testDSN(t)
+		cfg.DSN = testenv.PostgresDSN(t)
 	}
 	if cfg.RetryMin == 0 {
 		cfg.RetryMin, cfg.RetryMax = time.Millisecond, 20*time.Millisecond

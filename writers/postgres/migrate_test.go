@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/tokentail/tokentail/internal/testenv"
 )
 
 func TestOpen_CreatesSchema(t *testing.T) {
@@ -41,7 +43,7 @@ func TestOpen_CreatesSchema(t *testing.T) {
 }
 
 func TestOpen_Concurrent(t *testing.T) {
-	dsn := testDSN(t)
+	dsn := testenv.PostgresDSN(t)
 	const n = 4
 	var wg sync.WaitGroup
 	errs := make([]error, n)

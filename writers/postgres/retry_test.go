@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/tokentail/tokentail/internal/testenv"
 )
 
 // TestWriter_TransientRetry kills the writer's connection from a second
@@ -80,7 +81,7 @@ func TestWriter_TransientRetry(t *testing.T) {
 func TestWriter_ServerDown(t *testing.T) {
 	var logs logBuffer
 	logger, outage := newSignalLogger(&logs, "postgres unavailable, retrying")
-	px, dsn := startProxy(t, testDSN(t))
+	px, dsn := startProxy(t, testenv.PostgresDSN(t))
 	w, _ := openTest(t, Config{DSN: dsn, Logger: logger})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
