@@ -1,0 +1,835 @@
+package rules
+
+import (
+	"cmp"
+	"hash/fnv"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tokentail/tokentail/parse"
+)
+
+// Engine evaluates the rules of a File on records, on event time.
+//
+// # Ticks
+//
+// Time is cut into ticks: the multiples of evaluation_interval since the Unix
+// epoch. Eval(T) evaluates tick T over exactly the records with occurred_at
+// < T (a window of length W covers [T-W, T); a calendar period covers
+// [start of the period holding T-1ns, T)). A rule with a sliding window is
+// evaluated on the ticks that are multiples of its step (window/60 rounded up
+// to a multiple of the interval that divides the window; window/30 for
+// percentiles), so its window always starts and ends on a bucket edge.
+//
+// Advance(now) evaluates every tick T with T + query_offset <= now that has
+// not been evaluated yet. Live, now is the wall clock; in a replay (`rules
+// test`, `backfill --alerts`) it is the latest occurred_at seen, records
+// being read merged by time. Both give the same transitions as long as
+// records are logged and read less than query_offset late. A record older
+// than the last evaluated tick still counts from the next tick on, if its
+// window or period is still open; older ones are counted as late and dropped.
+//
+// An Engine is not safe for concurrent use: the pipeline owns it from one
+// goroutine.
+type Engine struct {
+	file     *File
+	interval int64 // ns
+	offset   int64 // ns
+	rules    []*ruleState
+	rv       recordView
+	keyBuf   []byte
+	started  bool
+	lastTick int64 // index of the last evaluated tick (time / interval)
+	log      *slog.Logger
+}
+
+// RuleStats are a rule's counters, for metrics.
+type RuleStats struct {
+	Rule   string
+	Groups int
+	Firing int
+	// GroupsDropped counts records not evaluated because the rule had
+	// max_groups groups already.
+	GroupsDropped uint64
+	// Late counts records that came after their window or period closed.
+	Late uint64
+}
+
+// New returns an engine for f's rules. log receives warnings (a group cap
+// hit); nil discards them.
+func New(f *File, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{file: f, interval: int64(f.EvaluationInterval), offset: int64(f.QueryOffset), log: log}
+	for i := range f.Rules {
+		e.rules = append(e.rules, newRuleState(&f.Rules[i], i, f.EvaluationInterval))
+	}
+	return e
+}
+
+// File returns the rules the engine runs.
+func (e *Engine) File() *File { return e.file }
+
+// maxBuckets is how many steps a sliding window is cut into.
+func maxBuckets(r *Rule) int64 {
+	if r.Aggregate.percentile() {
+		return 30
+	}
+	return 60
+}
+
+// stepFor is the evaluation step of a rule: the interval for a period, else
+// the smallest multiple of the interval that divides the window into at
+// most maxBuckets buckets.
+func stepFor(r *Rule, interval time.Duration) time.Duration {
+	if r.Window == 0 {
+		return interval
+	}
+	for s := interval; s < r.Window; s += interval {
+		if r.Window%s == 0 && int64(r.Window/s) <= maxBuckets(r) {
+			return s
+		}
+	}
+	return r.Window
+}
+
+const maxHistory = 400
+
+// periodLength is a period's nominal length, to count periods in a span.
+func periodLength(p Period) time.Duration {
+	switch p {
+	case PeriodWeek:
+		return 7 * 24 * time.Hour
+	case PeriodMonth:
+		return 30 * 24 * time.Hour
+	}
+	return 24 * time.Hour
+}
+
+// historyLen is how many earlier periods zscore_over compares with.
+func historyLen(r *Rule) int {
+	if r.ZScoreOver == 0 || r.Period == "" {
+		return 0
+	}
+	return int(math.Round(float64(r.ZScoreOver) / float64(periodLength(r.Period))))
+}
+
+type ruleState struct {
+	r       *Rule
+	idx     int
+	step    int64 // ns
+	n, nb   int64 // buckets in the window and in the baseline span
+	isP     bool  // a calendar period rule
+	hist    int
+	q       float64 // the percentile, for p50..p99
+	scale   float64
+	where   []*matcher
+	groupBy []fieldRef
+	groups  map[string]*group
+	active  []*group
+	thr     [3]float64
+	has     [3]bool
+	base    Labels // alertname and the rule's labels
+
+	// The period holding the last record seen, to skip the timezone
+	// arithmetic for the next one.
+	pStart, pEnd int64
+	curPeriod    int64 // period of the last evaluation
+	stats        RuleStats
+	capLogged    bool
+
+	cur, prev agg // scratch
+}
+
+func newRuleState(r *Rule, idx int, interval time.Duration) *ruleState {
+	rs := &ruleState{r: r, idx: idx, step: int64(stepFor(r, interval)), isP: r.Period != "",
+		hist: historyLen(r), scale: metricScale(r.Metric), groups: map[string]*group{},
+		curPeriod: math.MinInt64, pStart: math.MaxInt64, pEnd: math.MinInt64}
+	rs.stats.Rule = r.Name
+	if r.Window != 0 {
+		rs.n = int64(r.Window) / rs.step
+		rs.nb = int64(r.Baseline) / rs.step
+	}
+	switch r.Aggregate {
+	case AggP50:
+		rs.q = 0.50
+	case AggP90:
+		rs.q = 0.90
+	case AggP95:
+		rs.q = 0.95
+	case AggP99:
+		rs.q = 0.99
+	}
+	if r.Aggregate.percentile() {
+		rs.cur.sk, rs.prev.sk = &sketch{}, &sketch{}
+	}
+	for _, m := range r.Where {
+		rs.where = append(rs.where, newMatcher(m))
+	}
+	for _, g := range r.GroupBy {
+		rs.groupBy = append(rs.groupBy, newFieldRef(g))
+	}
+	if r.Warning != nil {
+		rs.thr[SeverityWarning], rs.has[SeverityWarning] = *r.Warning, true
+	}
+	if r.Critical != nil {
+		rs.thr[SeverityCritical], rs.has[SeverityCritical] = *r.Critical, true
+	}
+	rs.base = append(Labels{{Name: "alertname", Value: r.Name}}, r.Labels...)
+	return rs
+}
+
+// agg is a mergeable summary of values, in the metric's integer unit.
+type agg struct {
+	n, sum, max int64
+	sk          *sketch // percentiles only, in the rule's unit
+}
+
+func (a *agg) add(v int64, scale float64, pct bool) {
+	if a.n == 0 || v > a.max {
+		a.max = v
+	}
+	a.n++
+	a.sum = satAdd(a.sum, v)
+	if pct {
+		if a.sk == nil {
+			a.sk = &sketch{}
+		}
+		a.sk.add(float64(v) * scale)
+	}
+}
+
+func (a *agg) merge(o *agg) {
+	if o.n == 0 {
+		return
+	}
+	if a.n == 0 || o.max > a.max {
+		a.max = o.max
+	}
+	a.n += o.n
+	a.sum = satAdd(a.sum, o.sum)
+	if o.sk != nil && a.sk != nil {
+		a.sk.merge(o.sk)
+	}
+}
+
+func (a *agg) reset() {
+	a.n, a.sum, a.max = 0, 0, 0
+	if a.sk != nil {
+		a.sk.reset()
+	}
+}
+
+// satAdd adds without wrapping around: a sum that passes 9.2e18 (9.2
+// million dollars in picodollars) stays there rather than turning negative.
+func satAdd(a, b int64) int64 {
+	s := a + b
+	if (b > 0 && s < a) || (b < 0 && s > a) {
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return s
+}
+
+type bucket struct {
+	k  int64 // step index (window) or interval index (period)
+	ps int64 // period start (period rules)
+	a  agg
+}
+
+type histEntry struct {
+	start int64
+	v     float64
+}
+
+// group is one value of a rule's group_by, with its data and alert state.
+type group struct {
+	key    string
+	labels Labels // base labels and group_by values, sorted; no severity
+	listed bool   // in the rule's active list
+
+	ring []bucket // window rules: buckets by k, ascending
+	// born is the first bucket the group had data in: a baseline is only
+	// compared with once its whole span has been observed.
+	born int64
+
+	ps      int64    // period rules: start of acc's period, MinInt64 if none
+	acc     agg      // the period so far, up to the last evaluated tick
+	pending []bucket // records of ticks not yet evaluated
+	hist    []histEntry
+
+	since       [3]int64 // when each level's condition began to hold; none = MinInt64
+	firing      Severity
+	firingSince int64
+	cleared     int64 // keep_firing_for: when the firing level's condition stopped
+	value       float64
+	hasValue    bool
+}
+
+const none = math.MinInt64
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// Observe adds a record to every rule it matches. The record is not kept:
+// it may be reused once Observe returns.
+func (e *Engine) Observe(rec *parse.Record) {
+	e.rv.reset(rec)
+	t := rec.OccurredAt.UnixNano()
+	lastT := int64(none)
+	if e.started {
+		lastT = e.lastTick * e.interval
+	}
+rules:
+	for _, rs := range e.rules {
+		for _, m := range rs.where {
+			if !m.match(&e.rv) {
+				continue rules
+			}
+		}
+		v, ok := metricValue(rs.r.Metric, rec)
+		if !ok {
+			continue
+		}
+		if !rs.isP && lastT != none && t < lastT-int64(rs.r.Window)-int64(rs.r.Baseline) {
+			rs.stats.Late++ // no future window can hold it
+			continue
+		}
+		g := rs.group(e)
+		if g == nil {
+			continue
+		}
+		if rs.isP {
+			rs.observePeriod(e, g, t, v, lastT)
+		} else {
+			rs.observeWindow(g, t, v)
+		}
+		if !g.listed {
+			g.listed = true
+			rs.active = append(rs.active, g)
+		}
+	}
+}
+
+// group returns the record's group, creating it; nil when the rule is at
+// its max_groups.
+func (rs *ruleState) group(e *Engine) *group {
+	b := e.keyBuf[:0]
+	for i, f := range rs.groupBy {
+		if i > 0 {
+			b = append(b, 0xff) // not in any UTF-8 text
+		}
+		b = append(b, e.rv.get(f)...)
+	}
+	e.keyBuf = b
+	if g, ok := rs.groups[string(b)]; ok {
+		return g
+	}
+	if len(rs.groups) >= rs.r.MaxGroups {
+		rs.stats.GroupsDropped++
+		if !rs.capLogged {
+			rs.capLogged = true
+			e.log.Warn("rule has reached its max_groups: records of new groups are not evaluated", "rule", rs.r.Name, "max_groups", rs.r.MaxGroups)
+		}
+		return nil
+	}
+	g := &group{key: string(b), ps: none, firingSince: none, cleared: none, born: math.MaxInt64}
+	for i := range g.since {
+		g.since[i] = none
+	}
+	g.labels = append(Labels(nil), rs.base...)
+	for _, f := range rs.groupBy {
+		v := e.rv.get(f)
+		if v == "" {
+			continue // as Prometheus, an empty label is no label
+		}
+		i := slices.IndexFunc(g.labels, func(l Label) bool { return l.Name == f.name })
+		if i >= 0 {
+			g.labels[i].Value = strings.Clone(v)
+		} else {
+			g.labels = append(g.labels, Label{Name: f.name, Value: strings.Clone(v)})
+		}
+	}
+	slices.SortFunc(g.labels, func(a, b Label) int { return strings.Compare(a.Name, b.Name) })
+	rs.groups[g.key] = g
+	return g
+}
+
+func (rs *ruleState) observeWindow(g *group, t, v int64) {
+	k := floorDiv(t, rs.step)
+	g.born = min(g.born, k)
+	i := len(g.ring)
+	for i > 0 && g.ring[i-1].k > k {
+		i--
+	}
+	if i == 0 || g.ring[i-1].k != k {
+		g.ring = slices.Insert(g.ring, i, bucket{k: k})
+		i++
+	}
+	g.ring[i-1].a.add(v, rs.scale, rs.q != 0)
+}
+
+func (rs *ruleState) periodOf(t int64) int64 {
+	if t >= rs.pStart && t < rs.pEnd {
+		return rs.pStart
+	}
+	loc := rs.r.Location
+	tt := time.Unix(0, t).In(loc)
+	y, m, d := tt.Date()
+	var start, end time.Time
+	switch rs.r.Period {
+	case PeriodWeek:
+		start = time.Date(y, m, d-(int(tt.Weekday())+6)%7, 0, 0, 0, 0, loc)
+		end = start.AddDate(0, 0, 7)
+	case PeriodMonth:
+		start = time.Date(y, m, 1, 0, 0, 0, 0, loc)
+		end = start.AddDate(0, 1, 0)
+	default:
+		start = time.Date(y, m, d, 0, 0, 0, 0, loc)
+		end = start.AddDate(0, 0, 1)
+	}
+	rs.pStart, rs.pEnd = start.UnixNano(), end.UnixNano()
+	return rs.pStart
+}
+
+func (rs *ruleState) nextPeriod(ps int64) int64 {
+	rs.periodOf(ps)
+	return rs.pEnd
+}
+
+func (rs *ruleState) observePeriod(e *Engine, g *group, t, v, lastT int64) {
+	ps := rs.periodOf(t)
+	if lastT != none && t < lastT {
+		// Its tick is past: it counts from the next one.
+		var a agg
+		a.add(v, rs.scale, rs.q != 0)
+		rs.fold(g, ps, &a)
+		return
+	}
+	k := floorDiv(t, e.interval)
+	for i := len(g.pending) - 1; i >= 0; i-- {
+		if b := &g.pending[i]; b.k == k && b.ps == ps {
+			b.a.add(v, rs.scale, rs.q != 0)
+			return
+		}
+	}
+	g.pending = append(g.pending, bucket{k: k, ps: ps})
+	g.pending[len(g.pending)-1].a.add(v, rs.scale, rs.q != 0)
+}
+
+// fold adds a's values, of the period starting at ps, to the group's period.
+func (rs *ruleState) fold(g *group, ps int64, a *agg) {
+	switch {
+	case g.ps == none:
+		g.ps = ps
+	case ps > g.ps:
+		rs.roll(g, ps)
+	case ps < g.ps:
+		rs.stats.Late++ // its period is over
+		return
+	}
+	if a.sk != nil && g.acc.sk == nil {
+		g.acc.sk = &sketch{}
+	}
+	g.acc.merge(a)
+}
+
+// roll closes the group's period and starts the one at ps, keeping the
+// closed periods' values for zscore_over.
+func (rs *ruleState) roll(g *group, ps int64) {
+	if rs.hist > 0 && g.ps != none {
+		if v, ok := rs.final(&g.acc, 0); ok {
+			g.hist = append(g.hist, histEntry{start: g.ps, v: v})
+		}
+		// Periods with no record: a sum or count of zero.
+		zero := rs.r.Aggregate == AggSum || rs.r.Aggregate == AggCount
+		for p, i := rs.nextPeriod(g.ps), 0; zero && p < ps && i < rs.hist; p, i = rs.nextPeriod(p), i+1 {
+			g.hist = append(g.hist, histEntry{start: p})
+		}
+		if over := len(g.hist) - rs.hist; over > 0 {
+			g.hist = append(g.hist[:0], g.hist[over:]...)
+		}
+	}
+	g.ps = ps
+	g.acc.reset()
+}
+
+// Eval evaluates the tick holding ts (ts is truncated to the evaluation
+// interval) and returns the transitions, ordered by rule then group. Ticks
+// must be evaluated in order: a tick at or before the last one evaluated is
+// ignored. Transitions belong to the caller.
+func (e *Engine) Eval(ts time.Time) []Transition {
+	K := floorDiv(ts.UnixNano(), e.interval)
+	if e.started && K <= e.lastTick {
+		return nil
+	}
+	e.started, e.lastTick = true, K
+	T := K * e.interval
+	var out []Transition
+	for _, rs := range e.rules {
+		if floorDiv(T, rs.step)*rs.step != T || len(rs.active) == 0 && !rs.isP {
+			continue
+		}
+		out = rs.eval(T, out)
+	}
+	return out
+}
+
+// Advance evaluates every tick not evaluated yet whose time plus the
+// query offset is at or before now. The first call starts at the tick of
+// now: an engine does not evaluate the past before it was started.
+func (e *Engine) Advance(now time.Time) []Transition {
+	target := floorDiv(now.UnixNano()-e.offset, e.interval)
+	if !e.started {
+		return e.Eval(time.Unix(0, target*e.interval))
+	}
+	var out []Transition
+	for K := e.lastTick + 1; K <= target; K++ {
+		if K < target && !e.busy() {
+			// No group has anything that could change before new records
+			// come: the ticks between are no-ops.
+			K = target
+		}
+		out = append(out, e.Eval(time.Unix(0, K*e.interval))...)
+	}
+	return out
+}
+
+// Evaluated returns the last evaluated tick, false before the first.
+func (e *Engine) Evaluated() (time.Time, bool) {
+	if !e.started {
+		return time.Time{}, false
+	}
+	return time.Unix(0, e.lastTick*e.interval).UTC(), true
+}
+
+func (e *Engine) busy() bool {
+	for _, rs := range e.rules {
+		if len(rs.active) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Stats returns each rule's counters.
+func (e *Engine) Stats() []RuleStats {
+	out := make([]RuleStats, len(e.rules))
+	for i, rs := range e.rules {
+		s := rs.stats
+		s.Groups = len(rs.groups)
+		for _, g := range rs.groups {
+			if g.firing != SeverityNone {
+				s.Firing++
+			}
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func (rs *ruleState) eval(T int64, out []Transition) []Transition {
+	if rs.isP {
+		p := rs.periodOf(T - 1)
+		if p != rs.curPeriod {
+			if rs.curPeriod != none {
+				rs.sweep(p)
+			}
+			rs.curPeriod = p
+		}
+	}
+	start := len(out)
+	keep := rs.active[:0]
+	for _, g := range rs.active {
+		var v float64
+		var ok bool
+		if rs.isP {
+			v, ok = rs.periodValue(g, T)
+		} else {
+			v, ok = rs.windowValue(g, T)
+		}
+		out = rs.advanceAlert(g, v, ok, T, out)
+		if rs.stillActive(g, T) {
+			keep = append(keep, g)
+			continue
+		}
+		g.listed = false
+		if !rs.isP && len(g.ring) == 0 && g.firing == SeverityNone {
+			delete(rs.groups, g.key)
+		}
+	}
+	clear(rs.active[len(keep):])
+	rs.active = keep
+	// The active list's order depends on the order records came in; the
+	// output must not.
+	// Within a group, the order is the order of events (resolved, then
+	// the new severity firing).
+	slices.SortStableFunc(out[start:], func(a, b Transition) int {
+		return compareLabels(a.Labels, b.Labels)
+	})
+	return out
+}
+
+// compareLabels orders label sets, ignoring severity (one group's alerts
+// stay together).
+func compareLabels(a, b Labels) int {
+	i, j := 0, 0
+	for {
+		for i < len(a) && a[i].Name == "severity" {
+			i++
+		}
+		for j < len(b) && b[j].Name == "severity" {
+			j++
+		}
+		if i == len(a) || j == len(b) {
+			return cmp.Compare(len(a)-i, len(b)-j)
+		}
+		if c := cmp.Or(strings.Compare(a[i].Name, b[j].Name), strings.Compare(a[i].Value, b[j].Value)); c != 0 {
+			return c
+		}
+		i, j = i+1, j+1
+	}
+}
+
+// sweep forgets, when a new period starts, the groups that have nothing
+// left: no alert, no history to keep, no record waiting.
+func (rs *ruleState) sweep(p int64) {
+	if rs.hist > 0 {
+		return
+	}
+	for k, g := range rs.groups {
+		if !g.listed && g.firing == SeverityNone && len(g.pending) == 0 && g.ps < p {
+			delete(rs.groups, k)
+		}
+	}
+}
+
+func (rs *ruleState) stillActive(g *group, T int64) bool {
+	for s := SeverityWarning; s <= SeverityCritical; s++ {
+		if g.since[s] != none && T-g.since[s] < int64(rs.r.For) {
+			return true // a `for` is running
+		}
+	}
+	if g.cleared != none {
+		return true // keep_firing_for is running
+	}
+	if rs.isP {
+		// A firing alert resolves when its period ends; a below rule's
+		// value drops to zero then.
+		return len(g.pending) > 0 || g.firing != SeverityNone || rs.r.Below
+	}
+	return len(g.ring) > 0
+}
+
+func (rs *ruleState) windowValue(g *group, T int64) (float64, bool) {
+	K := T / rs.step
+	lo := K - rs.n - rs.nb
+	i := 0
+	for i < len(g.ring) && g.ring[i].k < lo {
+		i++
+	}
+	if i > 0 {
+		clear(g.ring[:i])
+		g.ring = g.ring[i:]
+	}
+	cur, prev := &rs.cur, &rs.prev
+	cur.reset()
+	prev.reset()
+	for j := range g.ring {
+		b := &g.ring[j]
+		if b.k >= K {
+			break
+		}
+		if b.k >= K-rs.n {
+			cur.merge(&b.a)
+		} else {
+			prev.merge(&b.a)
+		}
+	}
+	if cur.n < rs.r.MinCount {
+		return 0, false
+	}
+	v, ok := rs.final(cur, rs.r.Window)
+	if !ok || rs.r.Baseline == 0 {
+		return v, ok
+	}
+	if g.born > lo {
+		return 0, false // the baseline span is not all seen yet
+	}
+	bv, ok := rs.final(prev, rs.r.Baseline)
+	if rs.r.Aggregate == AggSum || rs.r.Aggregate == AggCount {
+		bv *= float64(rs.r.Window) / float64(rs.r.Baseline) // the same pace over the window's length
+	}
+	if !ok || bv == 0 {
+		return 0, false // nothing to compare with
+	}
+	return v / bv, true
+}
+
+func (rs *ruleState) periodValue(g *group, T int64) (float64, bool) {
+	K := T / rs.step
+	keep := g.pending[:0]
+	for _, b := range g.pending {
+		if b.k < K {
+			rs.fold(g, b.ps, &b.a)
+		} else {
+			keep = append(keep, b)
+		}
+	}
+	clear(g.pending[len(keep):])
+	g.pending = keep
+	p := rs.periodOf(T - 1)
+	if g.ps == none {
+		g.ps = p
+	} else if g.ps < p {
+		rs.roll(g, p)
+	}
+	if g.acc.n < rs.r.MinCount {
+		return 0, false
+	}
+	v, ok := rs.final(&g.acc, 0)
+	if !ok || rs.hist == 0 {
+		return v, ok
+	}
+	var n, mean, m2 float64 // Welford
+	from := p - int64(rs.r.ZScoreOver)
+	for _, h := range g.hist {
+		if h.start < from || h.start >= p {
+			continue
+		}
+		n++
+		d := h.v - mean
+		mean += d / n
+		m2 += d * (h.v - mean)
+	}
+	if n < 2 {
+		return 0, false
+	}
+	sd := math.Sqrt(m2 / (n - 1))
+	if sd == 0 {
+		return 0, false
+	}
+	return (v - mean) / sd, true
+}
+
+// final is the aggregate's value; span is the window, for rate.
+func (rs *ruleState) final(a *agg, span time.Duration) (float64, bool) {
+	switch rs.r.Aggregate {
+	case AggSum:
+		return float64(a.sum) * rs.scale, true
+	case AggCount:
+		return float64(a.n), true
+	case AggRate:
+		return float64(a.sum) * rs.scale / span.Seconds(), true
+	case AggAvg:
+		if a.n == 0 {
+			return 0, false
+		}
+		return float64(a.sum) * rs.scale / float64(a.n), true
+	case AggMax:
+		if a.n == 0 {
+			return 0, false
+		}
+		return float64(a.max) * rs.scale, true
+	}
+	if a.sk == nil {
+		return 0, false
+	}
+	return a.sk.quantile(rs.q)
+}
+
+func (rs *ruleState) crosses(v float64, s Severity) bool {
+	if rs.r.Below {
+		return v < rs.thr[s]
+	}
+	return v > rs.thr[s]
+}
+
+// advanceAlert moves the group's alert through its states, Prometheus's way: each
+// level's condition must hold for `for` to be ready; the alert fires at the
+// highest ready level; when that level is no longer ready it keeps firing
+// for keep_firing_for, then resolves (and fires at the lower level still
+// ready, if any).
+func (rs *ruleState) advanceAlert(g *group, v float64, ok bool, T int64, out []Transition) []Transition {
+	g.value, g.hasValue = v, ok
+	ready := SeverityNone
+	for s := SeverityWarning; s <= SeverityCritical; s++ {
+		if !rs.has[s] || !ok || !rs.crosses(v, s) {
+			g.since[s] = none
+			continue
+		}
+		if g.since[s] == none {
+			g.since[s] = T
+		}
+		if T-g.since[s] >= int64(rs.r.For) {
+			ready = s
+		}
+	}
+	if g.firing != SeverityNone {
+		if ready >= g.firing {
+			g.cleared = none
+		} else {
+			if g.cleared == none {
+				g.cleared = T
+			}
+			if T-g.cleared < int64(rs.r.KeepFiringFor) {
+				return out // still firing, by keep_firing_for
+			}
+		}
+	}
+	if ready == g.firing {
+		return out
+	}
+	if g.firing != SeverityNone {
+		out = append(out, rs.transition(g, g.firing, false, T, g.firingSince))
+	}
+	g.firing, g.cleared = ready, none
+	if ready != SeverityNone {
+		g.firingSince = g.since[ready]
+		out = append(out, rs.transition(g, ready, true, T, g.firingSince))
+	}
+	return out
+}
+
+func (rs *ruleState) transition(g *group, sev Severity, firing bool, T, startsAt int64) Transition {
+	labels := make(Labels, 0, len(g.labels)+1)
+	for _, l := range g.labels {
+		if l.Name > "severity" && (len(labels) == 0 || labels[len(labels)-1].Name < "severity") {
+			labels = append(labels, Label{Name: "severity", Value: sev.String()})
+		}
+		labels = append(labels, l)
+	}
+	if labels.Get("severity") == "" {
+		labels = append(labels, Label{Name: "severity", Value: sev.String()})
+	}
+	t := Transition{
+		At: time.Unix(0, T).UTC(), Rule: rs.r.Name, Severity: sev, Firing: firing,
+		Value: g.value, HasValue: g.hasValue, Threshold: rs.thr[sev],
+		Labels: labels, StartsAt: time.Unix(0, startsAt).UTC(), Fingerprint: Fingerprint(labels),
+	}
+	t.Annotations = rs.annotate(&t)
+	return t
+}
+
+// Fingerprint hashes a sorted label set: an alert's identity.
+func Fingerprint(ls Labels) uint64 {
+	h := fnv.New64a()
+	for _, l := range ls {
+		h.Write([]byte(l.Name))
+		h.Write([]byte{0xff})
+		h.Write([]byte(l.Value))
+		h.Write([]byte{0xff})
+	}
+	return h.Sum64()
+}
