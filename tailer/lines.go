@@ -23,6 +23,40 @@ type Line struct {
 	// Truncated is set when the line was longer than the reader's limit:
 	// Text holds its first bytes and the rest was skipped.
 	Truncated bool
+
+	// The fields below are set by a Follower; a LineReader leaves them zero.
+
+	// Key is the identity of the file the line is from.
+	Key FileKey
+	// Path is the name the file is known by now: the glob match it was
+	// found under, or its new name once rotated, when that is known.
+	Path string
+	// Done marks the end of a file, not a line: no more lines will come
+	// with this Key. Text is empty and Offset and End are where reading
+	// ended. Once every line before it is acknowledged, the file's position
+	// can be dropped.
+	Done bool
+
+	id *identity
+}
+
+// Position is the position to save once this line, and every line of its
+// file before it, has been acknowledged. It is zero for a line that did not
+// come from a Follower.
+func (l *Line) Position() Position {
+	if l.id == nil {
+		return Position{}
+	}
+	return Position{
+		Key:            l.Key,
+		Path:           l.Path,
+		RealPath:       l.id.real,
+		Offset:         l.End,
+		Dev:            l.id.id.dev,
+		Inode:          l.id.id.ino,
+		Fingerprint:    l.id.fp.sum,
+		FingerprintLen: l.id.fp.n,
+	}
 }
 
 // LineReader splits a stream into Lines. It never holds more than its limit
@@ -48,6 +82,20 @@ func NewLineReader(r io.Reader, offset int64, maxLine int, final bool) *LineRead
 	}
 	return &LineReader{r: bufio.NewReaderSize(r, 256<<10), offset: offset, max: maxLine, final: final}
 }
+
+// newLineReaderBuf is NewLineReader reading through br, which the caller
+// attaches to its source: a Follower shares one buffer among its files.
+func newLineReaderBuf(br *bufio.Reader, offset int64, maxLine int, final bool) *LineReader {
+	if maxLine <= 0 {
+		maxLine = 1 << 20
+	}
+	return &LineReader{r: br, offset: offset, max: maxLine, final: final}
+}
+
+// setFinal makes the stream complete: at its end, an unfinished line is
+// returned as it is instead of waiting for its newline (a rotated file
+// nobody writes to any more).
+func (l *LineReader) setFinal() { l.final = true }
 
 // Offset is the position just after the last line returned.
 func (l *LineReader) Offset() int64 { return l.offset }
