@@ -69,7 +69,6 @@ func (i Influx) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 	return WriteResult{Written: r.Written, Refused: r.Refused}, nil
 }
 
-
 // Ping implements Pinger.
 func (p Postgres) Ping(ctx context.Context) error { return p.W.Ping(ctx) }
 
