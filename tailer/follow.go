@@ -447,6 +447,12 @@ func (f *Follower) release(fl *file, caughtUp bool) {
 		fl.truncated = true
 		fl.truncSize = max(fl.lastSize, fl.read.Load())
 	}
+	if caughtUp && fl.gone && !fl.finish && f.now().Sub(fl.lastGrowth) >= f.rotateWait {
+		// Rotated, quiet long enough and read to its end: no need to wait
+		// for the next poll to let it go.
+		fl.finish = true
+		caughtUp = false
+	}
 	if !caughtUp || truncated {
 		f.queue(fl)
 	}
