@@ -255,8 +255,9 @@ type group struct {
 	listed bool   // in the rule's active list
 
 	ring []bucket // window rules: buckets by k, ascending
-	// born is the first bucket the group had data in: a baseline is only
-	// compared with once its whole span has been observed.
+	// born is the time of the group's first record: it is not evaluated
+	// before (a `below` rule would fire on a group that has not started),
+	// and a baseline is compared with only once its whole span was observed.
 	born int64
 
 	ps      int64    // period rules: start of acc's period, MinInt64 if none
@@ -310,6 +311,7 @@ rules:
 		if g == nil {
 			continue
 		}
+		g.born = min(g.born, t)
 		if rs.isP {
 			rs.observePeriod(e, g, t, v, lastT)
 		} else {
@@ -368,7 +370,6 @@ func (rs *ruleState) group(e *Engine) *group {
 
 func (rs *ruleState) observeWindow(g *group, t, v int64) {
 	k := floorDiv(t, rs.step)
-	g.born = min(g.born, k)
 	i := len(g.ring)
 	for i > 0 && g.ring[i-1].k > k {
 		i--
@@ -554,9 +555,12 @@ func (rs *ruleState) eval(T int64, out []Transition) []Transition {
 	for _, g := range rs.active {
 		var v float64
 		var ok bool
-		if rs.isP {
+		switch {
+		case T <= g.born:
+			// Not started yet: its records are all at or after T.
+		case rs.isP:
 			v, ok = rs.periodValue(g, T)
-		} else {
+		default:
 			v, ok = rs.windowValue(g, T)
 		}
 		out = rs.advanceAlert(g, v, ok, T, out)
@@ -664,7 +668,7 @@ func (rs *ruleState) windowValue(g *group, T int64) (float64, bool) {
 	if !ok || rs.r.Baseline == 0 {
 		return v, ok
 	}
-	if g.born > lo {
+	if floorDiv(g.born, rs.step) > lo {
 		return 0, false // the baseline span is not all seen yet
 	}
 	bv, ok := rs.final(prev, rs.r.Baseline)

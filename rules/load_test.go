@@ -1,0 +1,126 @@
+package rules
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tokentail/tokentail/internal/config"
+)
+
+func fixtureEnv(name string) (string, bool) {
+	switch name {
+	case "ALERT_WEBHOOK":
+		return "https://hooks.example/secret-fixture-token", true
+	}
+	return "", false
+}
+
+// wants reads the "# want: ..." lines of a fixture: each is a substring of
+// exactly one reported problem.
+func wants(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if s, ok := strings.CutPrefix(line, "# want: "); ok {
+			w = append(w, s)
+		}
+	}
+	return w
+}
+
+func TestParse_Fixtures(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	if len(files) < 5 {
+		t.Fatalf("only %d fixtures", len(files))
+	}
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Parse(name, data, fixtureEnv)
+			if strings.HasSuffix(name, ".good.yaml") {
+				if err != nil {
+					t.Fatalf("got %v, want no problem", err)
+				}
+				return
+			}
+			var cerr *config.Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("got %v (%T), want a *config.Error", err, err)
+			}
+			want := wants(t, path)
+			used := make([]bool, len(cerr.Problems))
+			for _, w := range want {
+				found := false
+				for i, p := range cerr.Problems {
+					if !used[i] && strings.Contains(p.String(), w) {
+						used[i], found = true, true
+						break
+					}
+				}
+				if !found {
+					t.Errorf("no problem matches %q", w)
+				}
+			}
+			for i, p := range cerr.Problems {
+				if !used[i] {
+					t.Errorf("unexpected problem %q", p.String())
+				}
+				if strings.Contains(p.String(), "secret") {
+					t.Errorf("problem shows a secret: %q", p.String())
+				}
+			}
+		})
+	}
+}
+
+func TestParse_Defaults(t *testing.T) {
+	f, err := Parse("all-kinds.good.yaml", mustRead(t, "testdata/all-kinds.good.yaml"), fixtureEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(f.Rules), 5; got != want {
+		t.Fatalf("rules: got %d, want %d", got, want)
+	}
+	if got, want := f.Notifiers[0].URL.Reveal(), "https://hooks.example/secret-fixture-token"; got != want {
+		t.Errorf("expanded url: got %q, want %q", got, want)
+	}
+	if got, want := f.Notifiers[1].RepeatInterval, DefaultAlertmanagerRepeat; got != want {
+		t.Errorf("alertmanager repeat: got %v, want %v", got, want)
+	}
+	if got, want := f.Notifiers[3].RepeatInterval, DefaultRepeatInterval; got != want {
+		t.Errorf("log repeat: got %v, want %v", got, want)
+	}
+	if !f.Notifiers[0].SendResolved || f.Notifiers[2].SendResolved {
+		t.Errorf("send_resolved: got %v %v, want true false", f.Notifiers[0].SendResolved, f.Notifiers[2].SendResolved)
+	}
+	errs := f.Rules[1]
+	if got, want := *errs.Warning, 0.03; got != want {
+		t.Errorf("3%%: got %v, want %v", got, want)
+	}
+	if got, want := errs.Aggregate, AggAvg; got != want {
+		t.Errorf("error_rate default aggregate: got %v, want %v", got, want)
+	}
+	if got, want := f.Rules[0].MaxGroups, DefaultMaxGroups; got != want {
+		t.Errorf("max_groups: got %v, want %v", got, want)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
