@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokentail/tokentail/internal/testenv"
 	"github.com/tokentail/tokentail/parse"
 )
 
@@ -90,7 +91,7 @@ func benchmarkBackfill(b *testing.B, gz bool) {
 	}
 	client := &http.Client{}
 
-	raw := func(tgt influxTarget) {
+	raw := func(tgt testenv.InfluxTarget) {
 		u := strings.TrimSuffix(tgt.URL, "/") + "/api/v2/write?" +
 			url.Values{"bucket": {tgt.Bucket}, "precision": {"ns"}}.Encode()
 		for _, body := range bodies {
@@ -105,7 +106,7 @@ func benchmarkBackfill(b *testing.B, gz bool) {
 			}
 		}
 	}
-	writer := func(tgt influxTarget) {
+	writer := func(tgt testenv.InfluxTarget) {
 		w, err := New(Config{URL: tgt.URL, Bucket: tgt.Bucket, Gzip: gz, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
@@ -123,7 +124,7 @@ func benchmarkBackfill(b *testing.B, gz bool) {
 	i := 0
 	for b.Loop() {
 		runs := []struct {
-			f   func(influxTarget)
+			f   func(testenv.InfluxTarget)
 			sum *time.Duration
 		}{{raw, &rawTime}, {writer, &writerTime}}
 		if i%2 == 1 {
@@ -131,7 +132,7 @@ func benchmarkBackfill(b *testing.B, gz bool) {
 		}
 		i++
 		for _, r := range runs {
-			tgt := influxServer(b)
+			tgt := testenv.Influx(b)
 			start := time.Now()
 			r.f(tgt)
 			*r.sum += time.Since(start)

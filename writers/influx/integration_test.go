@@ -1,64 +1,43 @@
 package influx
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tokentail/tokentail/internal/testenv"
 	"github.com/tokentail/tokentail/parse"
 )
 
-// influxQL runs q against db and returns the rows of the first series
-// (nil when there is none).
-func influxQL(t *testing.T, base, db, q string) [][]any {
-	t.Helper()
-	u := strings.TrimSuffix(base, "/") + "/query?" + url.Values{"db": {db}, "q": {q}}.Encode()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Results []struct {
-			Error  string
-			Series []struct{ Values [][]any }
-		}
-	}
-	d := json.NewDecoder(resp.Body)
-	d.UseNumber()
-	if err := d.Decode(&out); err != nil {
-		t.Fatalf("query %q: %v", q, err)
-	}
-	if len(out.Results) != 1 || out.Results[0].Error != "" {
-		t.Fatalf("query %q: got %+v", q, out)
-	}
-	if len(out.Results[0].Series) == 0 {
-		return nil
-	}
-	return out.Results[0].Series[0].Values
-}
-
 // influxInt is the single integer a count or sum query returns.
-func influxInt(t *testing.T, base, db, q string) int64 {
+func influxInt(t *testing.T, tgt testenv.InfluxTarget, q string) int64 {
 	t.Helper()
-	rows := influxQL(t, base, db, q)
-	if len(rows) != 1 || len(rows[0]) != 2 {
-		t.Fatalf("query %q: got rows %v, want one value", q, rows)
+	series := tgt.Query(t, q)
+	if len(series) != 1 || len(series[0].Values) != 1 || len(series[0].Values[0]) != 2 {
+		t.Fatalf("query %q: got %+v, want one value", q, series)
 	}
-	n, err := rows[0][1].(json.Number).Int64()
+	n, err := series[0].Values[0][1].(json.Number).Int64()
 	if err != nil {
 		t.Fatalf("query %q: %v", q, err)
 	}
 	return n
+}
+
+// influxStrings is column col of every row q returns.
+func influxStrings(t *testing.T, tgt testenv.InfluxTarget, q string, col string) []string {
+	t.Helper()
+	var out []string
+	for _, s := range tgt.Query(t, q) {
+		for _, v := range s.Column(col) {
+			out = append(out, v.(string))
+		}
+	}
+	return out
 }
 
 func newIntegrationWriter(t testing.TB, cfg Config) *Writer {
@@ -100,7 +79,7 @@ func distinctTimes(recs []parse.Record, unit int64) int {
 }
 
 func TestInflux_OnePointPerRecord(t *testing.T) {
-	tgt := influxServer(t)
+	tgt := testenv.Influx(t)
 	w := newIntegrationWriter(t, Config{URL: tgt.URL, Bucket: tgt.Bucket})
 
 	sec := time.Now().Truncate(time.Second).Add(-time.Hour)
@@ -121,17 +100,17 @@ func TestInflux_OnePointPerRecord(t *testing.T) {
 		if res.Written != len(recs) || res.Refused != 0 {
 			t.Fatalf("pass %d: got written %d refused %d, want %d and 0", pass, res.Written, res.Refused, len(recs))
 		}
-		if got, want := influxInt(t, tgt.URL, tgt.Database, "SELECT count(input_tokens) FROM ai_usage"), int64(len(recs)); got != want {
+		if got, want := influxInt(t, tgt, "SELECT count(input_tokens) FROM ai_usage"), int64(len(recs)); got != want {
 			t.Errorf("pass %d: got %d points, want %d", pass, got, want)
 		}
-		if got := influxInt(t, tgt.URL, tgt.Database, "SELECT sum(input_tokens) FROM ai_usage"); got != wantSum {
+		if got := influxInt(t, tgt, "SELECT sum(input_tokens) FROM ai_usage"); got != wantSum {
 			t.Errorf("pass %d: got sum(input_tokens) %d, want %d", pass, got, wantSum)
 		}
 	}
 }
 
 func TestInflux_TagsAndFields(t *testing.T) {
-	tgt := influxServer(t)
+	tgt := testenv.Influx(t)
 	hostile := []string{"a b,c=d", `x\,y`, "line\nbreak", `ends\`, `C:\Users\q`, `"quoted"`, "ünï ☃", "# hash"}
 
 	for _, userTag := range []bool{false, true} {
@@ -151,10 +130,7 @@ func TestInflux_TagsAndFields(t *testing.T) {
 			t.Fatalf("got %+v, %v; want all %d written", res, err, len(recs))
 		}
 
-		var gotFeatures []string
-		for _, row := range influxQL(t, tgt.URL, tgt.Database, `SHOW TAG VALUES FROM `+measurement+` WITH KEY = "feature"`) {
-			gotFeatures = append(gotFeatures, row[1].(string))
-		}
+		gotFeatures := influxStrings(t, tgt, `SHOW TAG VALUES FROM `+measurement+` WITH KEY = "feature"`, "value")
 		var wantFeatures []string
 		for _, v := range hostile {
 			wantFeatures = append(wantFeatures, storedValue(v))
@@ -165,10 +141,7 @@ func TestInflux_TagsAndFields(t *testing.T) {
 			t.Errorf("feature values: got %q, want %q", gotFeatures, wantFeatures)
 		}
 
-		var keys []string
-		for _, row := range influxQL(t, tgt.URL, tgt.Database, `SHOW TAG KEYS FROM `+measurement) {
-			keys = append(keys, row[0].(string))
-		}
+		keys := influxStrings(t, tgt, `SHOW TAG KEYS FROM `+measurement, "tagKey")
 		for _, k := range []string{"feature", "model", "provider", "service", "source", "status", "team " + storedValue(hostile[0])} {
 			if !slices.Contains(keys, k) {
 				t.Errorf("tag keys %q lack %q", keys, k)
@@ -177,7 +150,7 @@ func TestInflux_TagsAndFields(t *testing.T) {
 		if got := slices.Contains(keys, "user"); got != userTag {
 			t.Errorf("UserTag %v: user tag present %v", userTag, got)
 		}
-		if n := influxInt(t, tgt.URL, tgt.Database, `SELECT count(duration_ms) FROM `+measurement+` WHERE "team a b,c=d" = 'a b,c=d'`); n != 1 {
+		if n := influxInt(t, tgt, `SELECT count(duration_ms) FROM `+measurement+` WHERE "team a b,c=d" = 'a b,c=d'`); n != 1 {
 			t.Errorf("selecting by a hostile label: got %d points, want 1", n)
 		}
 	}
@@ -188,20 +161,12 @@ func TestInflux_TagsAndFields(t *testing.T) {
 // input_tokens planted in one week makes that week's integer points
 // conflict while the next week's land.
 func TestInflux_FieldTypeConflict(t *testing.T) {
-	tgt := influxServer(t)
+	tgt := testenv.Influx(t)
 	w := newIntegrationWriter(t, Config{URL: tgt.URL, Bucket: tgt.Bucket})
 
 	bad := time.Date(2025, 1, 8, 12, 0, 0, 0, time.UTC) // Wednesday of one shard week
 	good := bad.Add(14 * 24 * time.Hour)
-	plant := fmt.Sprintf("ai_usage,model=planted input_tokens=1.5 %d\n", bad.UnixNano())
-	resp, err := http.Post(strings.TrimSuffix(tgt.URL, "/")+"/write?db="+url.QueryEscape(tgt.Database), "text/plain", strings.NewReader(plant))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("planting: got %s", resp.Status)
-	}
+	tgt.Write(t, fmt.Sprintf("ai_usage,model=planted input_tokens=1.5 %d\n", bad.UnixNano()))
 
 	recs := clusteredRecords(100, good, "g")
 	wantBad := []int{3, 50, 51, 99}
@@ -220,61 +185,37 @@ func TestInflux_FieldTypeConflict(t *testing.T) {
 			t.Errorf("refusal %d: got %+v, want record %d refused for a field type conflict", i, rf, wantBad[i])
 		}
 	}
-	if got := influxInt(t, tgt.URL, tgt.Database, "SELECT count(input_tokens) FROM ai_usage WHERE model = 'gpt-4o-mini'"); got != 96 {
+	if got := influxInt(t, tgt, "SELECT count(input_tokens) FROM ai_usage WHERE model = 'gpt-4o-mini'"); got != 96 {
 		t.Errorf("got %d points stored, want 96", got)
 	}
 }
 
 func TestInflux_Ping(t *testing.T) {
-	tgt := influxServer(t)
+	tgt := testenv.Influx(t)
 	w := newIntegrationWriter(t, Config{URL: tgt.URL, Bucket: tgt.Bucket})
 	if err := w.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// vmSamples counts the raw samples of metric through /api/v1/export,
-// after /internal/force_flush makes recent writes searchable.
-func vmSamples(t *testing.T, base, metric string) int {
-	t.Helper()
-	base = strings.TrimSuffix(base, "/")
-	resp, err := http.Get(base + "/internal/force_flush")
-	if err != nil {
-		t.Fatal(err)
+// vmRecords marks recs with the test's VictoriaMetrics label, which
+// isolates its series on the shared server.
+func vmRecords(tgt testenv.VMTarget, recs []parse.Record) []parse.Record {
+	for i := range recs {
+		recs[i].Labels = append(recs[i].Labels, parse.Label{Key: testenv.VMLabel, Value: tgt.Run})
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-
-	resp, err = http.PostForm(base+"/api/v1/export", url.Values{"match[]": {`{__name__="` + metric + `"}`}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	n := 0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 64<<20)
-	for sc.Scan() {
-		var series struct{ Timestamps []int64 }
-		if err := json.Unmarshal(sc.Bytes(), &series); err != nil {
-			t.Fatalf("export line %q: %v", sc.Text(), err)
-		}
-		n += len(series.Timestamps)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return recs
 }
 
 // TestVictoriaMetrics_OnePointPerRecord writes through the same writer to
 // VictoriaMetrics, which stores field f of measurement m as metric m_f
-// with millisecond timestamps. Records with distinct milliseconds (after
-// the offset) give one sample each; a second write of them adds nothing
-// when VictoriaMetrics deduplicates (-dedup.minScrapeInterval=1ms).
+// with millisecond timestamps and (on the harness, as in deployments)
+// -dedup.minScrapeInterval=1ms. Records with distinct milliseconds after
+// the offset give one sample each, and a second write adds nothing. The
+// count is of raw samples in /api/v1/export, after /internal/force_flush.
 func TestVictoriaMetrics_OnePointPerRecord(t *testing.T) {
-	tgt := vmServer(t)
-	measurement := fmt.Sprintf("t%d", time.Now().UnixNano())
-	w := newIntegrationWriter(t, Config{URL: tgt.URL, Bucket: "tokentail", Measurement: measurement})
+	tgt := testenv.VictoriaMetrics(t)
+	w := newIntegrationWriter(t, Config{URL: tgt.URL, Bucket: "tokentail"})
 
 	// VictoriaMetrics keeps a month by default: stay recent.
 	at := time.Now().Truncate(time.Second).Add(-time.Hour)
@@ -283,6 +224,7 @@ func TestVictoriaMetrics_OnePointPerRecord(t *testing.T) {
 		recs = append(recs, clusteredRecords(10, at.Add(time.Duration(i)*time.Second), fmt.Sprintf("vm%d", i))...)
 	}
 	recs = append(recs, clusteredRecords(20, at.Add(-time.Minute+7*time.Millisecond), "ms")...) // one millisecond
+	recs = vmRecords(tgt, recs)
 	distinct := distinctTimes(recs, 1e6)
 	t.Logf("%d records, %d distinct milliseconds", len(recs), distinct)
 
@@ -291,8 +233,7 @@ func TestVictoriaMetrics_OnePointPerRecord(t *testing.T) {
 		if err != nil || res.Written != len(recs) {
 			t.Fatalf("pass %d: got %+v, %v", pass, res, err)
 		}
-		got := vmSamples(t, tgt.URL, measurement+"_input_tokens")
-		if got != distinct {
+		if got := tgt.Samples(t, "ai_usage_input_tokens", distinct); got != distinct {
 			t.Errorf("pass %d: got %d samples, want %d (one per distinct millisecond)", pass, got, distinct)
 		}
 	}
@@ -304,14 +245,13 @@ func TestVictoriaMetrics_OnePointPerRecord(t *testing.T) {
 }
 
 func TestVictoriaMetrics_Ping(t *testing.T) {
-	tgt := vmServer(t)
+	tgt := testenv.VictoriaMetrics(t)
 	newIntegrationWriter(t, Config{URL: tgt.URL, Bucket: "tokentail"})
 }
 
 func TestVictoriaMetrics_TagValues(t *testing.T) {
-	tgt := vmServer(t)
-	measurement := fmt.Sprintf("t%d", time.Now().UnixNano())
-	w := newIntegrationWriter(t, Config{URL: tgt.URL, Bucket: "tokentail", Measurement: measurement})
+	tgt := testenv.VictoriaMetrics(t)
+	w := newIntegrationWriter(t, Config{URL: tgt.URL, Bucket: "tokentail"})
 	hostile := []string{"a b,c=d", `x\,y`, "line\nbreak", `ends\`, `C:\Users\q`, `two\\b`, `"quoted"`, "ünï ☃"}
 	at := time.Now().Truncate(time.Second).Add(-time.Hour)
 	var recs []parse.Record
@@ -320,29 +260,24 @@ func TestVictoriaMetrics_TagValues(t *testing.T) {
 		r.EventID, r.OccurredAt, r.Feature = fmt.Sprintf("h-%d", i), at.Add(time.Duration(i)*time.Second), v
 		recs = append(recs, r)
 	}
+	recs = vmRecords(tgt, recs)
 	if res, err := w.Write(context.Background(), recs); err != nil || res.Written != len(recs) {
 		t.Fatalf("got %+v, %v", res, err)
 	}
-	if n := vmSamples(t, tgt.URL, measurement+"_input_tokens"); n != len(recs) {
+	if n := tgt.Samples(t, "ai_usage_input_tokens", len(recs)); n != len(recs) {
 		t.Fatalf("got %d samples, want %d: VictoriaMetrics skipped a line it could not parse", n, len(recs))
 	}
-	resp, err := http.PostForm(strings.TrimSuffix(tgt.URL, "/")+"/api/v1/label/feature/values",
-		url.Values{"match[]": {`{__name__="` + measurement + `_input_tokens"}`}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct{ Data []string }
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
+	var got []string
+	for _, s := range tgt.Export(t, tgt.Selector("ai_usage_input_tokens")) {
+		got = append(got, s.Metric["feature"])
 	}
 	var want []string
 	for _, v := range hostile {
 		want = append(want, storedValue(v))
 	}
 	slices.Sort(want)
-	slices.Sort(out.Data)
-	if !slices.Equal(out.Data, want) {
-		t.Errorf("feature values: got %q, want %q", out.Data, want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("feature values: got %q, want %q", got, want)
 	}
 }
