@@ -26,8 +26,8 @@ func newLogWatch(prefix string) logWatch {
 }
 
 func (h logWatch) Enabled(context.Context, slog.Level) bool { return true }
-func (h logWatch) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h logWatch) WithGroup(string) slog.Handler             { return h }
+func (h logWatch) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h logWatch) WithGroup(string) slog.Handler            { return h }
 func (h logWatch) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	*h.msgs = append(*h.msgs, r.Message)
