@@ -59,7 +59,7 @@ func (f *genFlags) options(format string) (loggen.Options, error) {
 	default:
 		env, err := loggen.ParseEnvelope(format)
 		if err != nil {
-			return o, usagef("--format: %v", err)
+			return o, usagef("--format %q: want plain, docker, cri, json or (batch) mixed", format)
 		}
 		o.Envelope = env
 		if f.jsonLines {

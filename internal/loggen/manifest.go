@@ -25,7 +25,7 @@ type Manifest struct {
 	// PartialLines are the physical lines that end a chunk but not a line
 	// (CRI "P", Docker entries without "\n").
 	PartialLines int64 `json:"partial_lines"`
-	Bytes        int64 `json:"bytes"`
+	Bytes        int64 `json:"bytes"` // before any gzip
 	// Lines are the application's lines, envelopes removed and chunks joined.
 	Lines      int64 `json:"lines"`
 	NoiseLines int64 `json:"noise_lines"`

@@ -60,8 +60,18 @@ func (g *Generator) appendNoise(dst []byte, t time.Time) (out []byte, lines int,
 	return dst, lines, stderr
 }
 
+// blobOdds is one in how many noise lines is multi-KB: enough to exercise
+// long lines, few enough that they don't make up most of the bytes.
+const blobOdds = 400
+
 func (g *Generator) appendTextNoise(dst []byte, t time.Time) ([]byte, int, bool) {
 	r := g.r
+	if r.IntN(blobOdds) == 0 {
+		dst = g.appendPrefix(dst, t, "DEBUG", "app.cache")
+		dst = append(dst, "payload="...)
+		dst = g.appendBlob(dst)
+		return append(dst, '\n'), 1, false
+	}
 	switch x := r.IntN(100); {
 	case x < 30:
 		level := "INFO"
@@ -123,10 +133,6 @@ func (g *Generator) appendTextNoise(dst []byte, t time.Time) ([]byte, int, bool)
 		return g.appendTrace(dst, pythonTrace[:]), len(pythonTrace), true
 	case x < 95:
 		return g.appendTrace(dst, nodeTrace[:]), len(nodeTrace), true
-	case x < 98:
-		dst = g.appendPrefix(dst, t, "DEBUG", "app.cache")
-		dst = append(dst, "payload="...)
-		dst = g.appendBlob(dst)
 	case x < 99:
 		// an empty line
 	default:
@@ -138,6 +144,11 @@ func (g *Generator) appendTextNoise(dst []byte, t time.Time) ([]byte, int, bool)
 
 func (g *Generator) appendJSONNoise(dst []byte, t time.Time) ([]byte, int, bool) {
 	r := g.r
+	if r.IntN(blobOdds) == 0 {
+		dst = append(dst, `{"level":"debug","type":"debug","payload":"`...)
+		dst = g.appendBlob(dst)
+		return append(dst, "\"}\n"...), 1, false
+	}
 	switch x := r.IntN(100); {
 	case x < 70:
 		typ := noiseTypes[r.IntN(len(noiseTypes))]
@@ -180,10 +191,6 @@ func (g *Generator) appendJSONNoise(dst []byte, t time.Time) ([]byte, int, bool)
 		dst = append(dst, `"}`...)
 	case x < 93:
 		return g.appendTrace(dst, pythonTrace[:]), len(pythonTrace), true
-	case x < 98:
-		dst = append(dst, `{"level":"debug","type":"debug","payload":"`...)
-		dst = g.appendBlob(dst)
-		dst = append(dst, `"}`...)
 	default:
 		// an empty line
 	}

@@ -211,19 +211,19 @@ func (o Options) Validate() error {
 // line_too_long lines are as long as the parser's limit (1 MiB by default),
 // so they are kept rare.
 var malformedWeights = map[parse.Reason]int{
-	parse.ReasonNotJSON:        10,
-	parse.ReasonTruncatedJSON:  10,
-	parse.ReasonNotObject:      4,
-	parse.ReasonWrongType:      10,
-	parse.ReasonNegativeTokens: 10,
-	parse.ReasonAbsurdTokens:   10,
-	parse.ReasonNotFinite:      10,
-	parse.ReasonInvalidUTF8:    10,
-	parse.ReasonMissingModel:   10,
-	parse.ReasonBadTime:        10,
-	parse.ReasonBadCost:        10,
-	parse.ReasonBadEnvelope:    10,
-	parse.ReasonLineTooLong:    1,
+	parse.ReasonNotJSON:        100,
+	parse.ReasonTruncatedJSON:  100,
+	parse.ReasonNotObject:      40,
+	parse.ReasonWrongType:      100,
+	parse.ReasonNegativeTokens: 100,
+	parse.ReasonAbsurdTokens:   100,
+	parse.ReasonNotFinite:      100,
+	parse.ReasonInvalidUTF8:    100,
+	parse.ReasonMissingModel:   100,
+	parse.ReasonBadTime:        100,
+	parse.ReasonBadCost:        100,
+	parse.ReasonBadEnvelope:    100,
+	parse.ReasonLineTooLong:    2,
 }
 
 // reasonOrder is the order reasons are listed in.
