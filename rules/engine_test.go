@@ -235,7 +235,7 @@ func TestEngine_Periods(t *testing.T) {
 			recs: []rec{
 				{at: 0*24*h + h, cost: "10"}, {at: 1*24*h + h, cost: "12"}, {at: 2*24*h + h, cost: "8"},
 				{at: 3*24*h + h, cost: "10"}, {at: 4*24*h + h, cost: "10"}, // mean 10, sd √2
-				{at: 5*24*h + h, cost: "12"},     // z = 1.41
+				{at: 5*24*h + h, cost: "12"},  // z = 1.41
 				{at: 5*24*h + 2*h, cost: "1"}, // 13: z = 2.12
 			},
 			until: 6*24*h + h,

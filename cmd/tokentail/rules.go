@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tokentail/tokentail/internal/config"
+	"github.com/tokentail/tokentail/internal/pipeline"
+	"github.com/tokentail/tokentail/parse"
+	"github.com/tokentail/tokentail/rules"
+	"github.com/tokentail/tokentail/tailer"
+)
+
+const rulesUsage = `Usage:
+  tokentail rules check [--config FILE] [RULES.yaml]
+      validate a rules file (default: the config's rules_file)
+  tokentail rules test [--config FILE] [--rules RULES.yaml] PATH_OR_GLOB...
+      replay log files through the rules, without notifying; print one JSON
+      line per alert transition: {"at","alertname","severity","state","value","labels"}
+`
+
+func (m *Main) runRules(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, rulesUsage)
+		return usagef("rules: give a subcommand: check or test")
+	}
+	switch args[0] {
+	case "check":
+		return m.runRulesCheck(args[1:])
+	case "test":
+		return m.runRulesTest(ctx, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, rulesUsage)
+		return nil
+	}
+	fmt.Fprint(m.Stderr, rulesUsage)
+	return usagef("rules: unknown subcommand %q", args[0])
+}
+
+// rulesPath picks the rules file: the argument, else the config's rules_file.
+func (m *Main) rulesPath(arg, configPath string) (string, *config.Config, error) {
+	cfg, err := m.loadConfig(configPath, false)
+	if err != nil {
+		return "", nil, err
+	}
+	if arg != "" {
+		return arg, cfg, nil
+	}
+	if cfg.RulesFile == "" {
+		return "", nil, usagef("rules: give a rules file (no rules_file in the config)")
+	}
+	return cfg.RulesFile, cfg, nil
+}
+
+func (m *Main) runRulesCheck(args []string) error {
+	fs := flag.NewFlagSet("tokentail rules check", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	configPath := configFlag(fs)
+	fs.Usage = func() { fmt.Fprint(m.Stderr, rulesUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 1 {
+		return usagef("rules check: give one rules file")
+	}
+	path, _, err := m.rulesPath(fs.Arg(0), *configPath)
+	if err != nil {
+		return err
+	}
+	f, err := rules.Load(path)
+	if err != nil {
+		return rulesLoadError(err)
+	}
+	fmt.Fprintf(m.Stdout, "%s: ok: %d rules, %d notifiers\n", path, len(f.Rules), len(f.Notifiers))
+	return nil
+}
+
+// rulesLoadError makes an unreadable rules file a usage error (exit 2), as
+// a missing config file is.
+func rulesLoadError(err error) error {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return usagef("%v", err)
+}
+
+func (m *Main) runRulesTest(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("tokentail rules test", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	configPath := configFlag(fs)
+	rulesFile := fs.String("rules", "", "rules file (default: the config's rules_file)")
+	source := fs.String("source", "", "read every file with this source's settings (default: the source whose paths match, else the first)")
+	fs.Usage = func() { fmt.Fprint(m.Stderr, rulesUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	if fs.NArg() == 0 {
+		return usagef("rules test: give at least one PATH or glob")
+	}
+	path, cfg, err := m.rulesPath(*rulesFile, *configPath)
+	if err != nil {
+		return err
+	}
+	if *source != "" && !hasSource(cfg.Sources, *source) {
+		return usagef("--source %q: no such source in %s", *source, cfg.File)
+	}
+	f, err := rules.Load(path)
+	if err != nil {
+		return rulesLoadError(err)
+	}
+	prices, err := pipeline.PriceTable(cfg)
+	if err != nil {
+		return err
+	}
+	files, err := expandPaths(fs.Args())
+	if err != nil {
+		return err
+	}
+	var streams []rules.Stream
+	var counts pipeline.Counts
+	parsers := map[string]*parse.Parser{}
+	for _, file := range files {
+		src := replaySource(cfg, *source, file)
+		p, ok := parsers[src.Name]
+		if !ok {
+			if p, err = parse.NewParser(pipeline.ParserConfig(src, prices)); err != nil {
+				return fmt.Errorf("source %s: %w", src.Name, err)
+			}
+			parsers[src.Name] = p
+		}
+		r, err := tailer.OpenFile(file, nil)
+		if err != nil {
+			return fmt.Errorf("rules test: %w", err)
+		}
+		defer r.Close()
+		maxLine := int(src.MaxLineBytes)
+		streams = append(streams, &fileStream{
+			ctx:   ctx,
+			name:  file,
+			fp:    &pipeline.FileParser{Parser: p, Decoder: parse.NewDecoder(pipeline.Format(src), file, maxLine), Counts: &counts},
+			lines: tailer.NewLineReader(r, 0, maxLine, true),
+			batch: &pipeline.Batch{Arena: parse.NewArena(1 << 20)},
+			now:   time.Now(),
+		})
+	}
+	out := bufio.NewWriterSize(m.Stdout, 64<<10)
+	var buf []byte
+	eng := rules.New(f, nil)
+	st, err := rules.Replay(eng, streams, func(t *rules.Transition) error {
+		buf = append(t.AppendJSON(buf[:0]), '\n')
+		_, err := out.Write(buf)
+		return err
+	})
+	if ferr := out.Flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("write stdout: %w", ferr)
+	}
+	if err != nil {
+		return err
+	}
+	var dropped, late uint64
+	for _, s := range eng.Stats() {
+		dropped += s.GroupsDropped
+		late += s.Late
+	}
+	fmt.Fprintf(m.Stderr, "rules test: %d files, %d records, %d rejects, %d transitions", len(files), st.Records, counts.RejectTotal(), st.Transitions)
+	if st.Records > 0 {
+		fmt.Fprintf(m.Stderr, ", from %s to %s", st.First.UTC().Format(time.RFC3339), st.Last.UTC().Format(time.RFC3339))
+	}
+	if dropped > 0 {
+		fmt.Fprintf(m.Stderr, ", %d records over max_groups", dropped)
+	}
+	if late > 0 {
+		fmt.Fprintf(m.Stderr, ", %d records too late", late)
+	}
+	fmt.Fprintln(m.Stderr)
+	return nil
+}
+
+// replaySource picks the settings a file is read with, as backfill does.
+func replaySource(cfg *config.Config, name, path string) *config.Source {
+	for i := range cfg.Sources {
+		if name != "" && cfg.Sources[i].Name == name {
+			return &cfg.Sources[i]
+		}
+	}
+	if s := pipeline.SourceFor(cfg, path); s != nil {
+		return s
+	}
+	if len(cfg.Sources) > 0 {
+		return &cfg.Sources[0]
+	}
+	return &config.Source{Name: "cli", Format: config.FormatAuto, Marker: parse.DefaultMarker, MaxLineBytes: cfg.MaxLineBytes}
+}
+
+// fileStream reads one file's records a batch at a time, for rules.Replay.
+type fileStream struct {
+	ctx   context.Context
+	name  string
+	fp    *pipeline.FileParser
+	lines *tailer.LineReader
+	batch *pipeline.Batch
+	i     int
+	now   time.Time // dates records without a time of their own
+	done  bool
+}
+
+func (s *fileStream) Next() (*parse.Record, error) {
+	for s.i >= len(s.batch.Records) {
+		if s.done {
+			return nil, io.EOF
+		}
+		if err := s.fill(); err != nil {
+			return nil, err
+		}
+	}
+	s.i++
+	return &s.batch.Records[s.i-1], nil
+}
+
+func (s *fileStream) fill() error {
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	b := s.batch
+	b.Records, b.Rejects, s.i = b.Records[:0], b.Rejects[:0], 0
+	b.Arena.Reset()
+	for len(b.Records) < 1024 && len(b.Rejects) < 1024 {
+		line, err := s.lines.Next()
+		if errors.Is(err, io.EOF) {
+			s.fp.Finish(s.name, s.lines.Offset(), s.now, b)
+			s.done = true
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", s.name, err)
+		}
+		s.fp.Line(line, s.now, b)
+	}
+	return nil
+}
