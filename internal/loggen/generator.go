@@ -67,6 +67,9 @@ type Generator struct {
 	app    []byte // the entry's application lines, each ending in '\n'
 	m      Manifest
 	models map[string]*ModelStats
+	// sound asks for a readable envelope on the next entry: live mode sets
+	// it for the first entry of a new or truncated file.
+	sound bool
 }
 
 // New returns a generator for o. Invalid options are reported by
@@ -185,8 +188,8 @@ func (g *Generator) Line(dst []byte) ([]byte, Kind) {
 		c := g.newCall(t)
 		if g.o.Malformed > 0 && g.r.Float64() < g.o.Malformed {
 			reason = g.pickReason()
-			if reason == parse.ReasonBadEnvelope && g.n == 1 {
-				// Format detection reads the first line: keep it sound.
+			if reason == parse.ReasonBadEnvelope && (g.n == 1 || g.sound) {
+				// Format detection reads a file's first line: keep it sound.
 				reason = ""
 			}
 		}
@@ -201,6 +204,7 @@ func (g *Generator) Line(dst []byte) ([]byte, Kind) {
 			g.count(c)
 		}
 	}
+	g.sound = false
 	g.m.Lines += int64(lines)
 	if reason == parse.ReasonBadEnvelope {
 		dst = g.appendBadEnvelope(dst, g.app[:len(g.app)-1], t)

@@ -187,6 +187,7 @@ func Live(ctx context.Context, o LiveOptions) (Manifest, error) {
 				if err := f.maybeRotate(o.Now()); err != nil {
 					return err
 				}
+				g.sound = f.size == 0
 				before := g.m
 				var k Kind
 				buf, k = g.Line(buf[:0])

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokentail/tokentail/parse"
 )
 
 // liveLines returns the application lines in everything written to path
@@ -195,5 +197,36 @@ func TestLiveOptions_Validate(t *testing.T) {
 				t.Errorf("got %v, want an error about %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestLive_FirstLineOfEveryFileIsSound(t *testing.T) {
+	// Format detection reads a file's first line: a broken envelope there
+	// would make a reader misread the whole file.
+	dir := t.TempDir()
+	o := LiveOptions{
+		Options: Options{Envelope: CRI, Malformed: 1, MalformedReasons: []parse.Reason{parse.ReasonBadEnvelope}},
+		Dir:     dir, Files: 2, Records: 300, Rotate: RotateRename, RotateBytes: 4 << 10,
+	}
+	m, err := Live(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*.log*"))
+	if int64(len(names)) != m.Rotations+2 {
+		t.Fatalf("%d files, want %d", len(names), m.Rotations+2)
+	}
+	for _, p := range names {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := bytes.Cut(b, []byte{'\n'})
+		if _, broken := unwrap(t, append(first, '\n'), CRI); broken != 0 {
+			t.Errorf("%s starts with a broken envelope: %.200s", p, first)
+		}
+	}
+	if m.Rejects[parse.ReasonBadEnvelope] < 250 {
+		t.Errorf("only %d broken envelopes", m.Rejects[parse.ReasonBadEnvelope])
 	}
 }
