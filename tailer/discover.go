@@ -159,6 +159,11 @@ func (f *Follower) sync(startup bool) {
 			f.queue(fl)
 		}
 	}
+	for p := range f.failed {
+		if _, err := os.Lstat(p); err != nil {
+			delete(f.failed, p) // gone: if it comes back, say so again
+		}
+	}
 	f.updateWatches()
 }
 
@@ -278,9 +283,14 @@ func findByID(id devIno, dirs []string) string {
 func (f *Follower) open(m string, startup bool, now time.Time) *file {
 	fd, err := os.Open(m)
 	if err != nil {
-		f.log.Warn("cannot open file to follow", "path", m, "err", err)
+		// Said once, not at every poll; said again once it has worked.
+		if !f.failed[m] {
+			f.failed[m] = true
+			f.log.Warn("cannot open file to follow; trying again at each poll", "path", m, "err", err)
+		}
 		return nil
 	}
+	delete(f.failed, m)
 	fi, err := fd.Stat()
 	if err != nil {
 		fd.Close()

@@ -52,9 +52,8 @@ type file struct {
 var compressedExt = []string{".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".z"}
 
 func isCompressedName(name string) bool {
-	lower := strings.ToLower(name)
 	for _, ext := range compressedExt {
-		if strings.HasSuffix(lower, ext) {
+		if len(name) >= len(ext) && strings.EqualFold(name[len(name)-len(ext):], ext) {
 			return true
 		}
 	}

@@ -145,6 +145,7 @@ type Follower struct {
 	knownByID  map[devIno][]Position
 	knownPaths map[string]bool
 	watched    map[string]bool
+	failed     map[string]bool // paths that could not be opened, logged once
 	closed     bool
 }
 
@@ -175,6 +176,7 @@ func Follow(ctx context.Context, opts Options) (*Follower, error) {
 		knownByID:  map[devIno][]Position{},
 		knownPaths: map[string]bool{},
 		watched:    map[string]bool{},
+		failed:     map[string]bool{},
 	}
 	if f.log == nil {
 		f.log = slog.Default()

@@ -573,3 +573,65 @@ func TestFollow_BadGlob(t *testing.T) {
 		t.Error("no globs: got no error")
 	}
 }
+
+func TestFollower_WatchRotation(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.log")
+	writeFile(t, p, "r1\n")
+	f, err := Follow(context.Background(), Options{
+		Globs:        []string{filepath.Join(dir, "*.log")},
+		PollInterval: 20 * time.Millisecond,
+		RotateWait:   50 * time.Millisecond,
+		Logger:       testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l, err := f.Next(ctx)
+	if err != nil || string(l.Text) != "r1" {
+		t.Fatalf("first line: got %q %v", l.Text, err)
+	}
+	oldKey := l.Key
+	w, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, p, "n1\n")
+	w.WriteString("r2\n")
+
+	var old, fresh []string
+	for {
+		l, err := f.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for the old file to be let go: %v (old %q, new %q)", err, old, fresh)
+		}
+		if l.Key != oldKey {
+			fresh = append(fresh, string(l.Text))
+			continue
+		}
+		if l.Done {
+			break
+		}
+		old = append(old, string(l.Text))
+	}
+	if want := []string{"r2"}; !equal(old, want) {
+		t.Errorf("old file: got %q, want %q", old, want)
+	}
+	if len(fresh) == 0 {
+		l, err := f.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh = append(fresh, string(l.Text))
+	}
+	if want := []string{"n1"}; !equal(fresh, want) {
+		t.Errorf("new file: got %q, want %q", fresh, want)
+	}
+}
