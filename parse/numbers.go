@@ -25,16 +25,26 @@ func parseFloatText(b []byte) (float64, bool) {
 	return f, true
 }
 
-// isNonFiniteText reports whether b spells NaN or an infinity.
+// isNonFiniteText reports whether b spells NaN or an infinity ("NaN",
+// "-Infinity", "inf"), in any case.
 func isNonFiniteText(b []byte) bool {
-	for len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
 		b = b[1:]
 	}
-	if len(b) < 3 {
+	switch len(b) {
+	case 3, 8:
+	default:
 		return false
 	}
-	c := b[0] | 0x20
-	return c == 'n' || c == 'i'
+	var lower [8]byte
+	for i, c := range b {
+		lower[i] = c | 0x20
+	}
+	switch string(lower[:len(b)]) {
+	case "nan", "inf", "infinity":
+		return true
+	}
+	return false
 }
 
 // tokenCount converts a parsed number to a token count.
