@@ -592,8 +592,8 @@ func (f *Follower) remove(fl *file) {
 		}
 	}
 	f.retire(fl.id.key)
-	if fl.zr != nil || fl.fdID != fl.id.id {
-		return // a copy or compressed rotation: the original is gone already
+	if fl.zr != nil {
+		return // compressed: never matched by a glob, never comes back
 	}
 	// Only a file that keeps a name is remembered: a deleted file's inode
 	// can be reused by another file. And only when its fingerprint covers

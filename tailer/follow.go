@@ -151,7 +151,8 @@ type Follower struct {
 
 // Follow starts following the files opts.Globs match. Every file matched
 // now is opened (resumed from opts.Known, or started per StartAtEnd) before
-// it returns. Following ends when ctx ends or Close is called.
+// it returns. Finding and watching files ends when ctx ends or Close is
+// called; Close must be called in any case, to close the files.
 func Follow(ctx context.Context, opts Options) (*Follower, error) {
 	if len(opts.Globs) == 0 {
 		return nil, errors.New("follow: no globs")

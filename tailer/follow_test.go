@@ -635,3 +635,34 @@ func TestFollower_WatchRotation(t *testing.T) {
 		t.Errorf("new file: got %q, want %q", fresh, want)
 	}
 }
+
+func TestFollower_ComesBack(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.log")
+	writeFile(t, p, "c1\n")
+	tf := follow(t, Options{Globs: []string{filepath.Join(dir, "*.log")}})
+	first := tf.drain()
+	if err := os.Rename(p, p+".away"); err != nil {
+		t.Fatal(err)
+	}
+	tf.sync()
+	tf.clock.Add(time.Minute)
+	tf.sync()
+	if got, want := texts(tf.drain()), []string{"DONE app.log.away"}; !equal(got, want) {
+		t.Fatalf("moved away: got %q, want %q", got, want)
+	}
+	appendFile(t, p+".away", "c2\n")
+	if err := os.Rename(p+".away", p); err != nil {
+		t.Fatal(err)
+	}
+	tf.sync()
+	ls := tf.drain()
+	// Read on from where it was let go, not again from the start, and
+	// under a new key: the old one is done.
+	if got, want := texts(ls), []string{"c2"}; !equal(got, want) {
+		t.Fatalf("back: got %q, want %q", got, want)
+	}
+	if ls[0].Key == first[0].Key {
+		t.Errorf("key: got the done key %s again, want a new one", ls[0].Key)
+	}
+}
