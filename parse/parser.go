@@ -302,6 +302,9 @@ func (p *Parser) fill(msg *Message, readAt time.Time, a *Arena, rec *Record) (Re
 	}
 	rec.Model = p.internBytes(model, a)
 	rec.Provider = p.internBytes(provider, a)
+	if rec.Provider == "" {
+		rec.Provider = inferProvider(rec.Model)
+	}
 
 	// Identity and time.
 	if iv := p.vals[fEventID]; iv != nil {
