@@ -40,7 +40,7 @@ type Engine struct {
 	offset   int64 // ns
 	rules    []*ruleState
 	rv       recordView
-	keyBuf   []byte
+	seq      uint64 // records observed, to know a grouping's key is current
 	started  bool
 	lastTick int64 // index of the last evaluated tick (time / interval)
 	log      *slog.Logger
@@ -65,8 +65,15 @@ func New(f *File, log *slog.Logger) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{file: f, interval: int64(f.EvaluationInterval), offset: int64(f.QueryOffset), log: log}
+	groupings := map[string]*grouping{}
 	for i := range f.Rules {
-		e.rules = append(e.rules, newRuleState(&f.Rules[i], i, f.EvaluationInterval))
+		rs := newRuleState(&f.Rules[i], i, f.EvaluationInterval)
+		name := groupingName(f.Rules[i].GroupBy)
+		if groupings[name] == nil {
+			groupings[name] = newGrouping(rs.groupBy)
+		}
+		rs.grouping = groupings[name]
+		e.rules = append(e.rules, rs)
 	}
 	return e
 }
@@ -129,8 +136,11 @@ type ruleState struct {
 	scale   float64
 	where   []*matcher
 	groupBy []fieldRef
-	groups  map[string]*group
-	active  []*group
+	// groups are indexed by their grouping's slot; nil is no group.
+	grouping *grouping
+	groups   []*group
+	ngroups  int
+	active   []*group
 	thr     [3]float64
 	has     [3]bool
 	base    Labels // alertname and the rule's labels
@@ -147,7 +157,7 @@ type ruleState struct {
 
 func newRuleState(r *Rule, idx int, interval time.Duration) *ruleState {
 	rs := &ruleState{r: r, idx: idx, step: int64(stepFor(r, interval)), isP: r.Period != "",
-		hist: historyLen(r), scale: metricScale(r.Metric), groups: map[string]*group{},
+		hist: historyLen(r), scale: metricScale(r.Metric),
 		curPeriod: math.MinInt64, pStart: math.MaxInt64, pEnd: math.MinInt64}
 	rs.stats.Rule = r.Name
 	if r.Window != 0 {
@@ -251,6 +261,7 @@ type histEntry struct {
 // group is one value of a rule's group_by, with its data and alert state.
 type group struct {
 	key    string
+	slot   int32
 	labels Labels // base labels and group_by values, sorted; no severity
 	listed bool   // in the rule's active list
 
@@ -287,6 +298,7 @@ func floorDiv(a, b int64) int64 {
 // it may be reused once Observe returns.
 func (e *Engine) Observe(rec *parse.Record) {
 	e.rv.reset(rec)
+	e.seq++
 	t := rec.OccurredAt.UnixNano()
 	lastT := int64(none)
 	if e.started {
@@ -327,18 +339,12 @@ rules:
 // group returns the record's group, creating it; nil when the rule is at
 // its max_groups.
 func (rs *ruleState) group(e *Engine) *group {
-	b := e.keyBuf[:0]
-	for i, f := range rs.groupBy {
-		if i > 0 {
-			b = append(b, 0xff) // not in any UTF-8 text
-		}
-		b = append(b, e.rv.get(f)...)
+	gr := rs.grouping
+	slot := gr.lookup(e)
+	if slot >= 0 && int(slot) < len(rs.groups) && rs.groups[slot] != nil {
+		return rs.groups[slot]
 	}
-	e.keyBuf = b
-	if g, ok := rs.groups[string(b)]; ok {
-		return g
-	}
-	if len(rs.groups) >= rs.r.MaxGroups {
+	if rs.ngroups >= rs.r.MaxGroups {
 		rs.stats.GroupsDropped++
 		if !rs.capLogged {
 			rs.capLogged = true
@@ -346,7 +352,11 @@ func (rs *ruleState) group(e *Engine) *group {
 		}
 		return nil
 	}
-	g := &group{key: string(b), ps: none, firingSince: none, cleared: none, born: math.MaxInt64}
+	if slot < 0 {
+		slot = gr.add()
+	}
+	gr.refs[slot]++
+	g := &group{key: string(gr.key), slot: slot, ps: none, firingSince: none, cleared: none, born: math.MaxInt64}
 	for i := range g.since {
 		g.since[i] = none
 	}
@@ -364,8 +374,19 @@ func (rs *ruleState) group(e *Engine) *group {
 		}
 	}
 	slices.SortFunc(g.labels, func(a, b Label) int { return strings.Compare(a.Name, b.Name) })
-	rs.groups[g.key] = g
+	for int(slot) >= len(rs.groups) {
+		rs.groups = append(rs.groups, nil)
+	}
+	rs.groups[slot] = g
+	rs.ngroups++
 	return g
+}
+
+// remove forgets g.
+func (rs *ruleState) remove(g *group) {
+	rs.groups[g.slot] = nil
+	rs.ngroups--
+	rs.grouping.release(g.slot, g.key)
 }
 
 func (rs *ruleState) observeWindow(g *group, t, v int64) {
@@ -529,9 +550,9 @@ func (e *Engine) Stats() []RuleStats {
 	out := make([]RuleStats, len(e.rules))
 	for i, rs := range e.rules {
 		s := rs.stats
-		s.Groups = len(rs.groups)
+		s.Groups = rs.ngroups
 		for _, g := range rs.groups {
-			if g.firing != SeverityNone {
+			if g != nil && g.firing != SeverityNone {
 				s.Firing++
 			}
 		}
@@ -570,7 +591,7 @@ func (rs *ruleState) eval(T int64, out []Transition) []Transition {
 		}
 		g.listed = false
 		if !rs.isP && len(g.ring) == 0 && g.firing == SeverityNone {
-			delete(rs.groups, g.key)
+			rs.remove(g)
 		}
 	}
 	clear(rs.active[len(keep):])
@@ -612,9 +633,9 @@ func (rs *ruleState) sweep(p int64) {
 	if rs.hist > 0 {
 		return
 	}
-	for k, g := range rs.groups {
-		if !g.listed && g.firing == SeverityNone && len(g.pending) == 0 && g.ps < p {
-			delete(rs.groups, k)
+	for _, g := range rs.groups {
+		if g != nil && !g.listed && g.firing == SeverityNone && len(g.pending) == 0 && g.ps < p {
+			rs.remove(g)
 		}
 	}
 }
@@ -644,8 +665,11 @@ func (rs *ruleState) windowValue(g *group, T int64) (float64, bool) {
 		i++
 	}
 	if i > 0 {
-		clear(g.ring[:i])
-		g.ring = g.ring[i:]
+		// Move down rather than reslice, so the ring keeps its capacity
+		// and appends do not reallocate.
+		n := copy(g.ring, g.ring[i:])
+		clear(g.ring[n:])
+		g.ring = g.ring[:n]
 	}
 	cur, prev := &rs.cur, &rs.prev
 	cur.reset()

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/tokentail/tokentail/internal/config"
@@ -123,16 +124,16 @@ func (m *Main) runRulesTest(ctx context.Context, args []string) error {
 		return err
 	}
 	var streams []rules.Stream
-	var counts pipeline.Counts
-	parsers := map[string]*parse.Parser{}
+	// Each file is parsed in its own goroutine, with its own parser and
+	// counts: a parse.Parser is not safe for concurrent use.
+	counts := make([]pipeline.Counts, len(files))
+	var wg sync.WaitGroup
+	defer wg.Wait() // runs after every stream's close (defers run last first)
 	for _, file := range files {
 		src := replaySource(cfg, *source, file)
-		p, ok := parsers[src.Name]
-		if !ok {
-			if p, err = parse.NewParser(pipeline.ParserConfig(src, prices)); err != nil {
-				return fmt.Errorf("source %s: %w", src.Name, err)
-			}
-			parsers[src.Name] = p
+		p, err := parse.NewParser(pipeline.ParserConfig(src, prices))
+		if err != nil {
+			return fmt.Errorf("source %s: %w", src.Name, err)
 		}
 		r, err := tailer.OpenFile(file, nil)
 		if err != nil {
@@ -140,14 +141,16 @@ func (m *Main) runRulesTest(ctx context.Context, args []string) error {
 		}
 		defer r.Close()
 		maxLine := int(src.MaxLineBytes)
-		streams = append(streams, &fileStream{
+		fsm := &fileStream{
 			ctx:   ctx,
 			name:  file,
-			fp:    &pipeline.FileParser{Parser: p, Decoder: parse.NewDecoder(pipeline.Format(src), file, maxLine), Counts: &counts},
+			fp:    &pipeline.FileParser{Parser: p, Decoder: parse.NewDecoder(pipeline.Format(src), file, maxLine), Counts: &counts[len(streams)]},
 			lines: tailer.NewLineReader(r, 0, maxLine, true),
-			batch: &pipeline.Batch{Arena: parse.NewArena(1 << 20)},
 			now:   time.Now(),
-		})
+		}
+		streams = append(streams, fsm)
+		fsm.start(&wg)
+		defer fsm.close()
 	}
 	out := bufio.NewWriterSize(m.Stdout, 64<<10)
 	var buf []byte
@@ -163,12 +166,16 @@ func (m *Main) runRulesTest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var total pipeline.Counts
+	for _, c := range counts {
+		total.Add(c)
+	}
 	var dropped, late uint64
 	for _, s := range eng.Stats() {
 		dropped += s.GroupsDropped
 		late += s.Late
 	}
-	fmt.Fprintf(m.Stderr, "rules test: %d files, %d records, %d rejects, %d transitions", len(files), st.Records, counts.RejectTotal(), st.Transitions)
+	fmt.Fprintf(m.Stderr, "rules test: %d files, %d records, %d rejects, %d transitions", len(files), st.Records, total.RejectTotal(), st.Transitions)
 	if st.Records > 0 {
 		fmt.Fprintf(m.Stderr, ", from %s to %s", st.First.UTC().Format(time.RFC3339), st.Last.UTC().Format(time.RFC3339))
 	}
@@ -198,49 +205,100 @@ func replaySource(cfg *config.Config, name, path string) *config.Source {
 	return &config.Source{Name: "cli", Format: config.FormatAuto, Marker: parse.DefaultMarker, MaxLineBytes: cfg.MaxLineBytes}
 }
 
-// fileStream reads one file's records a batch at a time, for rules.Replay.
+// fileStream reads one file's records for rules.Replay. Its lines are
+// parsed ahead, a batch at a time, in a goroutine of its own (files are
+// parsed in parallel; the merge and the engine run in the caller's).
 type fileStream struct {
 	ctx   context.Context
 	name  string
 	fp    *pipeline.FileParser
 	lines *tailer.LineReader
-	batch *pipeline.Batch
-	i     int
 	now   time.Time // dates records without a time of their own
-	done  bool
+
+	full chan *pipeline.Batch // parsed, in file order; closed at the end
+	free chan *pipeline.Batch // read by Next, for the parser to reuse
+	stop chan struct{}
+	err  error // why full was closed early; read after full is closed
+	cur  *pipeline.Batch
+	i    int
 }
+
+const streamBatch = 512
+
+// start begins parsing; the caller must call close.
+func (s *fileStream) start(wg *sync.WaitGroup) {
+	s.full = make(chan *pipeline.Batch, 2)
+	s.free = make(chan *pipeline.Batch, 3)
+	s.stop = make(chan struct{})
+	for range 3 {
+		s.free <- &pipeline.Batch{Records: make([]parse.Record, 0, streamBatch), Arena: parse.NewArena(streamBatch * 512)}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(s.full)
+		for {
+			var b *pipeline.Batch
+			select {
+			case b = <-s.free:
+			case <-s.stop:
+				return
+			}
+			eof, err := s.fill(b)
+			if err != nil {
+				s.err = err
+				return
+			}
+			select {
+			case s.full <- b:
+			case <-s.stop:
+				return
+			}
+			if eof {
+				return
+			}
+		}
+	}()
+}
+
+// close stops the parser goroutine; the caller waits for it on the WaitGroup.
+func (s *fileStream) close() { close(s.stop) }
 
 func (s *fileStream) Next() (*parse.Record, error) {
-	for s.i >= len(s.batch.Records) {
-		if s.done {
+	for s.cur == nil || s.i >= len(s.cur.Records) {
+		if s.cur != nil {
+			s.free <- s.cur // never blocks: there are 3 batches and 3 places
+		}
+		b, ok := <-s.full
+		if !ok {
+			s.cur = nil
+			if s.err != nil {
+				return nil, s.err
+			}
 			return nil, io.EOF
 		}
-		if err := s.fill(); err != nil {
-			return nil, err
-		}
+		s.cur, s.i = b, 0
 	}
 	s.i++
-	return &s.batch.Records[s.i-1], nil
+	return &s.cur.Records[s.i-1], nil
 }
 
-func (s *fileStream) fill() error {
+func (s *fileStream) fill(b *pipeline.Batch) (eof bool, err error) {
 	if err := s.ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
-	b := s.batch
-	b.Records, b.Rejects, s.i = b.Records[:0], b.Rejects[:0], 0
+	b.Records, b.Rejects = b.Records[:0], b.Rejects[:0]
 	b.Arena.Reset()
-	for len(b.Records) < 1024 && len(b.Rejects) < 1024 {
+	for len(b.Records) < streamBatch && len(b.Rejects) < streamBatch {
 		line, err := s.lines.Next()
 		if errors.Is(err, io.EOF) {
 			s.fp.Finish(s.name, s.lines.Offset(), s.now, b)
-			s.done = true
-			return nil
+			return true, nil
 		}
 		if err != nil {
-			return fmt.Errorf("read %s: %w", s.name, err)
+			return false, fmt.Errorf("read %s: %w", s.name, err)
 		}
 		s.fp.Line(line, s.now, b)
 	}
-	return nil
+	return false, nil
 }
