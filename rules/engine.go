@@ -141,9 +141,9 @@ type ruleState struct {
 	groups   []*group
 	ngroups  int
 	active   []*group
-	thr     [3]float64
-	has     [3]bool
-	base    Labels // alertname and the rule's labels
+	thr      [3]float64
+	has      [3]bool
+	base     Labels // alertname and the rule's labels
 
 	// The period holding the last record seen, to skip the timezone
 	// arithmetic for the next one.
