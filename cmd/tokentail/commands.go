@@ -15,6 +15,7 @@ import (
 func (m *Main) commands() map[string]func(context.Context, []string) error {
 	return map[string]func(context.Context, []string) error{
 		"backfill": m.runBackfill,
+		"run":      m.runRun,
 		"rules":    m.runRules,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tokentail/tokentail/parse"
+	"github.com/tokentail/tokentail/tailer"
 )
 
 // Batch is a group of records and rejects that travels to every writer. Its
@@ -18,14 +19,20 @@ type Batch struct {
 	// covers: the position that may be saved once the batch is written.
 	Ends []FileEnd
 
+	// owner is told when its writer has written the batch (live daemon).
+	owner ackTarget
+
 	refs atomic.Int32
 	pool *BatchPool
 }
 
+// ackTarget is what a written batch is reported to.
+type ackTarget interface{ written(b *Batch) }
+
 // FileEnd is a position in a file that a batch reaches.
 type FileEnd struct {
-	Key    string // the file's identity (see tailer)
-	Offset int64
+	Pos  tailer.Position // the position to save once the batch is written
+	Done bool            // the file has ended: its position can be forgotten
 }
 
 // Len is the number of records and rejects in b.
@@ -35,6 +42,7 @@ func (b *Batch) reset() {
 	b.Records = b.Records[:0]
 	b.Rejects = b.Rejects[:0]
 	b.Ends = b.Ends[:0]
+	b.owner = nil
 	b.Arena.Reset()
 }
 

@@ -23,9 +23,9 @@ type Metrics struct {
 	BatchSize      *prometheus.HistogramVec // writer
 	WriterUp       *prometheus.GaugeVec     // writer
 	BytesBehind    *prometheus.GaugeVec     // writer, path
-	LinesCut       *prometheus.CounterVec   // path
-	BytesSkipped   *prometheus.CounterVec   // path
-	FilesMissed    *prometheus.CounterVec   // path
+	LinesCut       *prometheus.CounterVec   // writer (the log line names the file)
+	BytesSkipped   *prometheus.CounterVec   // writer (the log line names the file)
+	FilesMissed    *prometheus.CounterVec   // writer (the log line names the file)
 	PositionErrors prometheus.Counter
 	AlertsFiring   *prometheus.GaugeVec // alertname, severity
 	RulesReloadOK  prometheus.Gauge
@@ -63,9 +63,9 @@ func NewMetrics() *Metrics {
 		BatchSize:    h("batch_size_records", "Records per written batch.", prometheus.ExponentialBuckets(1, 4, 9), "writer"),
 		WriterUp:     g("writer_up", "1 when the writer's server answered the last readiness check.", "writer"),
 		BytesBehind:  g("file_bytes_behind", "Bytes of a followed file not yet acknowledged by a writer.", "writer", "path"),
-		LinesCut:     f("lines_cut_total", "Lines longer than max_line_bytes, cut and rejected.", "path"),
-		BytesSkipped: f("bytes_skipped_total", "Bytes lost to rotation (copytruncate) or deletion before they were read.", "path"),
-		FilesMissed:  f("files_missed_total", "Files that rotated away before they were read to the end.", "path"),
+		LinesCut:     f("lines_cut_total", "Lines longer than max_line_bytes, cut and rejected (a log line names the file).", "writer"),
+		BytesSkipped: f("bytes_skipped_total", "Bytes lost to copytruncate or deletion before they were read (a lower bound; a log line names the file).", "writer"),
+		FilesMissed:  f("files_missed_total", "Files that rotated away before they were read to the end (a log line names the file).", "writer"),
 		AlertsFiring: g("alerts_firing", "Alerts currently firing.", "alertname", "severity"),
 	}
 	m.PositionErrors = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tokentail", Name: "position_save_errors_total", Help: "Failures to save positions under state_dir (reading pauses until it works)."})
