@@ -124,3 +124,26 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+func TestLoad_Example(t *testing.T) {
+	t.Setenv("ALERT_WEBHOOK", "https://hooks.example/x")
+	f, err := Load("../rules.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"error-rate", "p95-latency", "token-surge", "cost-anomaly", "daily-budget", "monthly-budget", "user-daily-budget", "no-traffic"}
+	if len(f.Rules) != len(want) {
+		t.Fatalf("rules: got %d, want %d", len(f.Rules), len(want))
+	}
+	for i, r := range f.Rules {
+		if r.Name != want[i] {
+			t.Errorf("rule %d: got %q, want %q", i, r.Name, want[i])
+		}
+	}
+	if got := f.Rules[0]; *got.Warning != 0.03 || *got.Critical != 0.07 || got.For != 5*60e9 {
+		t.Errorf("error-rate: got warning %v critical %v for %v", *got.Warning, *got.Critical, got.For)
+	}
+	if got := f.Rules[3]; got.ZScoreOver != 30*24*3600e9 || *got.Warning != 2 {
+		t.Errorf("cost-anomaly: got zscore_over %v warning %v", got.ZScoreOver, *got.Warning)
+	}
+}
