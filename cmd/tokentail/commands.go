@@ -17,6 +17,8 @@ func (m *Main) commands() map[string]func(context.Context, []string) error {
 		"backfill": m.runBackfill,
 		"run":      m.runRun,
 		"rules":    m.runRules,
+		"report":   m.runReport,
+		"reprice":  m.runReprice,
 	}
 }
 

@@ -106,6 +106,8 @@ func Duration(ms float64) string {
 	switch {
 	case math.IsNaN(ms):
 		return "-"
+	case ms == 0:
+		return "0ms"
 	case ms < 10:
 		return strconv.FormatFloat(ms, 'f', 1, 64) + "ms"
 	case ms < 999.5:

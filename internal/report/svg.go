@@ -15,7 +15,7 @@ const (
 	chartH    = 220
 	padLeft   = 70
 	padBottom = 34
-	padTop    = 12
+	padTop    = 24
 )
 
 var esc = template.HTMLEscapeString
@@ -110,8 +110,8 @@ func lineChart(title string, series []lineSeries, yMax float64, yLabel func(floa
 	xLabels(&b, series[0].pts, plotW, plotH)
 	for i, s := range series {
 		x := padLeft + 10 + i*90
-		fmt.Fprintf(&b, `<rect class="%s" x="%d" y="%d" width="10" height="10"/><text class="tick" x="%d" y="%d">%s</text>`,
-			s.class, x, padTop, x+14, padTop+9, esc(s.name))
+		fmt.Fprintf(&b, `<rect class="%s" x="%d" y="2" width="10" height="10"/><text class="tick" x="%d" y="11">%s</text>`,
+			s.class, x, x+14, esc(s.name))
 	}
 	b.WriteString("</svg>")
 	return template.HTML(b.String())

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tokentail/tokentail/internal/config"
+	"github.com/tokentail/tokentail/internal/report"
+)
+
+const reportUsage = `Usage: tokentail report [--config FILE] [flags]
+
+Cost, requests, tokens (input, cached, output), errors and error rate,
+p50/p95/p99 latency, active users and cost per active user, read from
+PostgreSQL, for a range (default: the last 30 days, today included).
+
+  --by day --by model          group by hour, day, week, month, feature, model,
+                               provider, user, source, error_type, status,
+                               cost_source, or any attribute kept from the logs
+                               (--by school, --by plan); several allowed, or
+                               comma-separated (--by feature,model)
+  --where model=gpt-4o*        keep rows whose field matches a glob (* and ?);
+  --where feature!=chat        != excludes; FIELD= keeps rows without the field.
+                               Several on one field: any may match; on
+                               different fields: all must match
+  --top 20                     the 20 costliest groups (the total covers all)
+  --currency INR --rate 83.2   show money in another currency (rate per USD)
+
+Flags:
+`
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func (m *Main) runReport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("tokentail report", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	configPath := configFlag(fs)
+	since := fs.String("since", "", "start of the range: 2024-05-01, 2024-05-01T10:00:00Z, today, or a span before now such as 7d (default: 30 days ago at midnight)")
+	until := fs.String("until", "", "end of the range, excluded (default: now)")
+	tz := fs.String("tz", "UTC", "time zone of dates and of hour/day/week/month buckets, e.g. Europe/Paris")
+	var by, where stringList
+	fs.Var(&by, "by", "group by this field, time bucket or attribute (repeatable)")
+	fs.Var(&where, "where", "keep rows where FIELD=GLOB, or FIELD!=GLOB to exclude (repeatable)")
+	top := fs.Int("top", 0, "keep only the N costliest groups (0: all)")
+	format := fs.String("format", "table", "output format: table, csv, json or html")
+	output := fs.String("output", "", "write to this file instead of stdout")
+	currency := fs.String("currency", "USD", "currency to show money in; other than USD needs --rate")
+	rate := fs.String("rate", "", "units of --currency per US dollar, e.g. 83.2")
+	fs.Usage = func() {
+		fmt.Fprint(m.Stderr, reportUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("report: unexpected argument %q (flags come as --by day, --where model=x)", fs.Arg(0))
+	}
+	q, err := reportQuery(time.Now(), *since, *until, *tz, by, where, *top, *currency, *rate)
+	if err != nil {
+		return err
+	}
+	switch *format {
+	case "table", "csv", "json", "html":
+	default:
+		return usagef("report: --format %q: use table, csv, json or html", *format)
+	}
+	cfg, err := m.loadConfig(*configPath, true)
+	if err != nil {
+		return err
+	}
+	if cfg.Postgres == nil {
+		return usagef("%s: report reads PostgreSQL: configure postgres.dsn", cfg.File)
+	}
+	conn, err := connectPostgres(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	res, err := report.Run(ctx, conn, q, *currency)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	var charts *report.Charts
+	if *format == "html" {
+		if charts, err = report.LoadCharts(ctx, conn, q, *currency); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	w := m.Stdout
+	var f *os.File
+	if *output != "" {
+		if f, err = os.Create(*output); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := writeReport(w, *format, res, charts); err != nil {
+		return fmt.Errorf("report: write %s: %w", outputName(*output), err)
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("report: write %s: %w", *output, err)
+		}
+	}
+	return nil
+}
+
+func outputName(path string) string {
+	if path == "" {
+		return "stdout"
+	}
+	return path
+}
+
+func writeReport(w io.Writer, format string, res *report.Result, charts *report.Charts) error {
+	switch format {
+	case "csv":
+		return report.WriteCSV(w, res)
+	case "json":
+		return report.WriteJSON(w, res)
+	case "html":
+		return report.WriteHTML(w, res, charts, time.Now())
+	}
+	return report.WriteTable(w, res)
+}
+
+// reportQuery checks the flags and turns them into a report.Query; every
+// mistake is a usage error.
+func reportQuery(now time.Time, since, until, tz string, by, where []string, top int, currency, rate string) (report.Query, error) {
+	var q report.Query
+	loc, err := time.LoadLocation(tz)
+	if err != nil || tz == "" || tz == "Local" {
+		return q, usagef("report: --tz %q is not a time zone name such as UTC or Europe/Paris", tz)
+	}
+	q.Location = loc
+	q.Since, q.Until = report.DefaultRange(now, loc)
+	if since != "" {
+		if q.Since, err = report.ParseTime(since, now, loc); err != nil {
+			return q, usagef("report: --since: %v", err)
+		}
+	}
+	if until != "" {
+		if q.Until, err = report.ParseTime(until, now, loc); err != nil {
+			return q, usagef("report: --until: %v", err)
+		}
+	}
+	if !q.Until.After(q.Since) {
+		return q, usagef("report: --until (%s) must come after --since (%s)", q.Until.In(loc).Format(time.RFC3339), q.Since.In(loc).Format(time.RFC3339))
+	}
+	seen := map[string]bool{}
+	for _, b := range by {
+		for _, name := range strings.Split(b, ",") {
+			d, err := report.ParseDimension(name)
+			if err != nil {
+				return q, usagef("report: --by %v", err)
+			}
+			if seen[d.Name] {
+				return q, usagef("report: --by %s is given twice", d.Name)
+			}
+			seen[d.Name] = true
+			q.By = append(q.By, d)
+		}
+	}
+	for _, w := range where {
+		f, err := report.ParseFilter(w)
+		if err != nil {
+			return q, usagef("report: --where %v", err)
+		}
+		q.Filters = append(q.Filters, f)
+	}
+	if top < 0 {
+		return q, usagef("report: --top %d: give a positive number, or 0 for every group", top)
+	}
+	q.Top = top
+	if !report.ValidCurrency(currency) {
+		return q, usagef("report: --currency %q: give a three-letter code such as USD, EUR or INR", currency)
+	}
+	switch {
+	case rate != "" && currency == "USD":
+		return q, usagef("report: --rate needs --currency: say which currency the rate converts US dollars to")
+	case rate != "":
+		if err := report.ValidRate(rate); err != nil {
+			return q, usagef("report: --%v", err)
+		}
+		q.Rate = rate
+	case currency != "USD":
+		return q, usagef("report: --currency %s needs --rate (how many %s one US dollar buys)", currency, currency)
+	}
+	return q, nil
+}
+
+// connectPostgres opens one connection to the configured database; the
+// DSN's password never appears in an error.
+func connectPostgres(ctx context.Context, cfg *config.Config) (*pgx.Conn, error) {
+	dsn := cfg.Postgres.DSN.Reveal()
+	pc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, usagef("%s: postgres.dsn is not a valid DSN", cfg.File)
+	}
+	if _, ok := pc.RuntimeParams["application_name"]; !ok {
+		pc.RuntimeParams["application_name"] = "tokentail"
+	}
+	conn, err := pgx.ConnectConfig(ctx, pc)
+	if err != nil {
+		msg := err.Error()
+		if pc.Password != "" {
+			msg = strings.ReplaceAll(msg, pc.Password, "xxxxx")
+		}
+		return nil, fmt.Errorf("connect to postgres %s: %s", config.RedactDSN(dsn), msg)
+	}
+	return conn, nil
+}
