@@ -90,7 +90,15 @@ func TestWriter_ServerDown(t *testing.T) {
 		t.Fatalf("Write before the outage: %v", err)
 	}
 
+	if err := w.Ping(ctx); err != nil {
+		t.Errorf("Ping while up: %v", err)
+	}
 	px.down()
+	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer pcancel()
+	if err := w.Ping(pctx); err == nil {
+		t.Error("Ping while down: got nil, want an error")
+	}
 	done := make(chan error, 1)
 	var res Result
 	go func() {

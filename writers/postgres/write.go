@@ -72,7 +72,10 @@ func (w *Writer) writeAttempt(ctx context.Context, recs []parse.Record) (Result,
 	}
 	defer conn.Release()
 	cr := w.getReader()
-	defer w.bufs.Put(cr)
+	defer func() {
+		cr.reset(nil) // a pooled reader must not keep the batch alive
+		w.bufs.Put(cr)
+	}()
 
 	// Fast path: no savepoint, no staging, one round trip of data.
 	var n int64
