@@ -69,7 +69,11 @@ func (r *Result) Notes() []string {
 		notes = append(notes, fmt.Sprintf("Showing the %d costliest of %d groups; the total covers all of them.", len(r.Rows), r.Groups))
 	}
 	if r.Total.Unpriced > 0 {
-		notes = append(notes, fmt.Sprintf("%d requests have no price and count as 0: add their models to the pricing file, then run tokentail reprice.", r.Total.Unpriced))
+		verb := "requests have"
+		if r.Total.Unpriced == 1 {
+			verb = "request has"
+		}
+		notes = append(notes, fmt.Sprintf("%d %s no price and count as 0: add their models to the pricing file, then run tokentail reprice.", r.Total.Unpriced, verb))
 	}
 	return notes
 }

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokentail/tokentail/internal/testenv"
+	"github.com/tokentail/tokentail/parse"
+	"github.com/tokentail/tokentail/writers/postgres"
+)
+
+// writeConfig writes a config file in a temp dir and returns its path.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tokentail.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// seedPostgres writes recs into a fresh database and returns its DSN.
+func seedPostgres(t *testing.T, recs []parse.Record) string {
+	t.Helper()
+	dsn := testenv.PostgresDSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, err := postgres.Open(ctx, postgres.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+var reportDay = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// reportRecords: three models over two days; one error, one unpriced.
+func reportRecords() []parse.Record {
+	mk := func(id string, h int, model, feature string, cost parse.Money, src parse.CostSource, ok bool, ms float64) parse.Record {
+		return parse.Record{
+			EventID: id, OccurredAt: reportDay.Add(time.Duration(h) * time.Hour), Source: "api",
+			UserID: "u-" + id[:1], Feature: feature, Model: model, InputTokens: 1000, OutputTokens: 100, TotalTokens: 1100,
+			Cost: cost, CostSource: src, Success: ok, DurationMS: ms, HasDuration: true,
+			Attributes: []byte(`{"plan":"pro"}`),
+		}
+	}
+	return []parse.Record{
+		mk("a1", 1, "gpt-4o-mini", "chat", 210_000_000, parse.CostPricing, true, 300),
+		mk("a2", 2, "gpt-4o-mini", "chat", 210_000_000, parse.CostPricing, true, 500),
+		mk("b1", 3, "gpt-4o", "search", 3_500_000_000, parse.CostFromLog, false, 900),
+		mk("b2", 30, "gpt-4o", "search", 12_345_000_000_000, parse.CostFromLog, true, 1200),
+		mk("c1", 31, "llama-3", "", 0, parse.CostUnpriced, true, 100),
+	}
+}
+
+func TestReport_Usage(t *testing.T) {
+	noPG := writeConfig(t, "sources:\n  - {name: api, paths: [/tmp/x.log]}\n")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--format", "xml"}, `--format "xml"`},
+		{[]string{"--by", "day;drop"}, "attribute name"},
+		{[]string{"--by", "day", "--by", "day"}, "given twice"},
+		{[]string{"--where", "model"}, "FIELD=GLOB"},
+		{[]string{"--where", "day=2024-01-01"}, "--since and --until"},
+		{[]string{"--top", "-1"}, "--top -1"},
+		{[]string{"--currency", "INR"}, "needs --rate"},
+		{[]string{"--rate", "83"}, "--rate needs --currency"},
+		{[]string{"--currency", "INR", "--rate", "abc"}, "not a decimal"},
+		{[]string{"--currency", "INR", "--rate", "-2"}, "above zero"},
+		{[]string{"--currency", "rupees", "--rate", "2"}, "three-letter"},
+		{[]string{"--tz", "Mars/Olympus"}, "time zone"},
+		{[]string{"--since", "yesterday-ish"}, "not a time"},
+		{[]string{"--since", "2025-03-02", "--until", "2025-03-01"}, "must come after"},
+		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"--config", noPG}, "configure postgres.dsn"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, _, stderr := run(t, append([]string{"report"}, c.args...)...)
+			if code != 2 {
+				t.Errorf("exit code: got %d, want 2 (stderr %q)", code, stderr)
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Errorf("stderr: got %q, want it to contain %q", stderr, c.want)
+			}
+		})
+	}
+}
+
+func TestReport_EndToEnd(t *testing.T) {
+	dsn := seedPostgres(t, reportRecords())
+	cfg := writeConfig(t, fmt.Sprintf("postgres: {dsn: %q}\n", dsn))
+	base := []string{"report", "--config", cfg, "--since", "2025-03-01", "--until", "2025-03-03"}
+
+	t.Run("csv by model", func(t *testing.T) {
+		code, out, stderr := run(t, append(base, "--by", "model", "--format", "csv")...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		want := `model,cost_usd,requests,input_tokens,cached_input_tokens,output_tokens,errors,error_rate,p50_ms,p95_ms,p99_ms,users,cost_per_user_usd,unpriced
+gpt-4o,12.3485,2,2000,0,200,1,0.5,1050,1185,1197,1,12.3485,0
+gpt-4o-mini,0.00042,2,2000,0,200,0,0,400,490,498,1,0.00042,0
+llama-3,0,1,1000,0,100,0,0,100,100,100,1,0,1
+`
+		if out != want {
+			t.Errorf("got\n%s\nwant\n%s", out, want)
+		}
+	})
+	t.Run("table by day in EUR", func(t *testing.T) {
+		code, out, stderr := run(t, append(base, "--by", "day", "--currency", "EUR", "--rate", "0.5")...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		for _, want := range []string{"EUR at 0.5 per USD", "2025-03-01  < €0.01", "2025-03-02    €6.17", "total         €6.17", "1 request has no price"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("html to a file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "r.html")
+		code, out, stderr := run(t, append(base, "--by", "feature", "--where", "plan=pro", "--format", "html", "--output", path)...)
+		if code != 0 || out != "" {
+			t.Fatalf("exit %d, stdout %q: %s", code, out, stderr)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		html := string(b)
+		for _, want := range []string{"<svg", "Daily cost", "Top users by cost", "$12.35", "(none)"} {
+			if !strings.Contains(html, want) {
+				t.Errorf("html lacks %q", want)
+			}
+		}
+		// Self-contained: nothing is fetched from anywhere.
+		for _, bad := range []string{"http://", "https://", "<script", "<link"} {
+			if strings.Contains(html, bad) {
+				t.Errorf("html contains %q: it must read offline", bad)
+			}
+		}
+	})
+	t.Run("empty range", func(t *testing.T) {
+		code, out, _ := run(t, "report", "--config", cfg, "--since", "2024-01-01", "--until", "2024-02-01", "--by", "user")
+		if code != 0 || !strings.Contains(out, "No requests in this range.") {
+			t.Errorf("exit %d, output %q", code, out)
+		}
+	})
+	t.Run("database without the table", func(t *testing.T) {
+		cfg := writeConfig(t, fmt.Sprintf("postgres: {dsn: %q}\n", testenv.PostgresDSN(t)))
+		code, _, stderr := run(t, "report", "--config", cfg)
+		if code != 1 || !strings.Contains(stderr, "has tokentail run or backfilled") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+	})
+}
