@@ -106,11 +106,12 @@ func sumMoney(recs []parse.Record) parse.Money {
 	return s
 }
 
-// counts returns count(*), count(distinct event_id) and sum(cost_usd) as text.
+// counts returns count(*), count(distinct event_id) and sum(cost_usd) as text
+// without trailing zeros, the form of parse.Money.String.
 func counts(t testing.TB, conn *pgx.Conn) (rows, distinct int64, sum string) {
 	t.Helper()
 	err := conn.QueryRow(context.Background(),
-		"SELECT count(*), count(DISTINCT event_id), coalesce(sum(cost_usd), 0)::text FROM ai_usage_events").
+		"SELECT count(*), count(DISTINCT event_id), trim_scale(coalesce(sum(cost_usd), 0))::text FROM ai_usage_events").
 		Scan(&rows, &distinct, &sum)
 	if err != nil {
 		t.Fatalf("counts: %v", err)
