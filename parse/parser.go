@@ -74,6 +74,13 @@ type Parser struct {
 	num      []byte
 	attrs    []byte
 
+	// Undated counts records dated by the time they were read: no time in
+	// the record, the envelope or the line. Re-reading such a line after a
+	// crash stores it again, so operators should see this number.
+	Undated int64
+
+	prefix []byte // the line before the marker, for its timestamp
+
 	intern    map[string]string
 	recent    [256]string // direct-mapped cache of interned strings
 	lastPrice struct {
@@ -133,6 +140,7 @@ func NewParser(cfg Config) (*Parser, error) {
 func (p *Parser) Parse(msg *Message, readAt time.Time, a *Arena, rec *Record, rej *Reject) Outcome {
 	text := msg.Text
 	var payload []byte
+	p.prefix = nil
 	if len(p.marker) > 0 {
 		i := bytes.Index(text, p.marker)
 		if i < 0 {
@@ -142,6 +150,7 @@ func (p *Parser) Parse(msg *Message, readAt time.Time, a *Arena, rec *Record, re
 			return Skipped
 		}
 		payload = text[i+len(p.marker):]
+		p.prefix = text[:i]
 	} else {
 		payload = text
 	}
@@ -332,7 +341,15 @@ func (p *Parser) fill(msg *Message, readAt time.Time, a *Arena, rec *Record) (Re
 	case !msg.Time.IsZero():
 		rec.OccurredAt = msg.Time
 	default:
-		rec.OccurredAt = readAt.UTC()
+		// The logger's own timestamp before the marker is stable across
+		// re-reads; the read time is not (a record dated by it gets a new
+		// identity when read again), so it is the last resort.
+		if t, ok := leadingTime(p.prefix); ok {
+			rec.OccurredAt = t
+		} else {
+			rec.OccurredAt = readAt.UTC()
+			p.Undated++
+		}
 	}
 
 	// Who and what.

@@ -115,6 +115,18 @@ func TestParser_Aliases(t *testing.T) {
 			}},
 		{"no time uses read time", `AI_COST: {"model":"m"}`,
 			func(r Record) string { return expect(r.OccurredAt.Equal(readAt), r) }},
+		{"no time in the record: the line's own timestamp", `2026-11-20T10:00:00.250+01:00 INFO app AI_COST: {"model":"m"}`,
+			func(r Record) string {
+				return expect(r.OccurredAt.Equal(time.Date(2026, 11, 20, 9, 0, 0, 250e6, time.UTC)), r)
+			}},
+		{"laravel prefix timestamp", `[2026-11-20 10:00:00] production.INFO: AI_COST: {"model":"m"} []`,
+			func(r Record) string {
+				return expect(r.OccurredAt.Equal(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)), r)
+			}},
+		{"python logging comma millis", `2026-11-20 10:00:00,5 - app - INFO - AI_COST: {"model":"m"}`,
+			func(r Record) string {
+				return expect(r.OccurredAt.Equal(time.Date(2026, 11, 20, 10, 0, 0, 5e8, time.UTC)), r)
+			}},
 		{"content dropped, attributes kept", `AI_COST: {"model":"m","prompt":"secret","messages":[{"role":"user","content":"hi"}],"school":"s1","plan":"pro","meta":{"response":"x","k":1}}`,
 			func(r Record) string {
 				return expect(string(r.Attributes) == `{"school":"s1","plan":"pro","meta":{"k":1}}`, r)

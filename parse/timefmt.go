@@ -150,3 +150,35 @@ func atoiAll(b []byte) (int64, bool) {
 	}
 	return int64(n), true
 }
+
+// leadingTime reads a timestamp at the start of a logger's line prefix:
+// "2026-11-23T10:00:00.123Z INFO ...", "[2026-11-23 10:00:00] production.INFO:",
+// "2026-11-23 10:00:00,123 - app - INFO". A time without a zone is UTC.
+func leadingTime(b []byte) (time.Time, bool) {
+	for len(b) > 0 && (b[0] == '[' || b[0] == ' ') {
+		b = b[1:]
+	}
+	if len(b) < 19 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != ' ') {
+		return time.Time{}, false
+	}
+	end := 19
+	if end < len(b) && (b[end] == '.' || b[end] == ',') {
+		end++
+		for end < len(b) && b[end] >= '0' && b[end] <= '9' {
+			end++
+		}
+	}
+	if end < len(b) {
+		switch c := b[end]; {
+		case c == 'Z':
+			end++
+		case c == '+' || c == '-':
+			z := end + 1
+			for z < len(b) && z-end <= 6 && (b[z] >= '0' && b[z] <= '9' || b[z] == ':') {
+				z++
+			}
+			end = z
+		}
+	}
+	return parseTimeText(b[:end])
+}

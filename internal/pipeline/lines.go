@@ -14,6 +14,7 @@ type Counts struct {
 	Records  int64
 	Unpriced int64
 	Skipped  int64 // noise: lines without the marker or filtered by match
+	Undated  int64 // records dated by the time they were read (no time in the line)
 	Rejects  map[parse.Reason]int64
 }
 
@@ -23,6 +24,7 @@ func (c *Counts) Add(o Counts) {
 	c.Records += o.Records
 	c.Unpriced += o.Unpriced
 	c.Skipped += o.Skipped
+	c.Undated += o.Undated
 	for r, n := range o.Rejects {
 		if c.Rejects == nil {
 			c.Rejects = map[parse.Reason]int64{}
@@ -72,9 +74,11 @@ func (fp *FileParser) Line(line tailer.Line, readAt time.Time, b *Batch) {
 	}
 	b.Records = append(b.Records, parse.Record{})
 	rec := &b.Records[len(b.Records)-1]
+	undated := fp.Parser.Undated
 	switch fp.Parser.Parse(&msg, readAt, b.Arena, rec, &fp.rej) {
 	case parse.Parsed:
 		fp.Counts.Records++
+		fp.Counts.Undated += fp.Parser.Undated - undated
 		if rec.CostSource == parse.CostUnpriced {
 			fp.Counts.Unpriced++
 		}

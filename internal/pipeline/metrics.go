@@ -16,6 +16,7 @@ type Metrics struct {
 	Records        *prometheus.CounterVec   // source
 	Rejected       *prometheus.CounterVec   // source, reason
 	Unpriced       *prometheus.CounterVec   // source
+	Undated        *prometheus.CounterVec   // source
 	Written        *prometheus.CounterVec   // writer
 	Duplicates     *prometheus.CounterVec   // writer
 	Refused        *prometheus.CounterVec   // writer
@@ -56,6 +57,7 @@ func NewMetrics() *Metrics {
 		Records:      f("records_parsed_total", "Lines that became records.", "source"),
 		Rejected:     f("records_rejected_total", "Lines rejected, by reason.", "source", "reason"),
 		Unpriced:     f("records_unpriced_total", "Records with no cost in the log and no matching price.", "source"),
+		Undated:      f("records_undated_total", "Records with no time in the line, dated when read: a re-read after a crash stores them again.", "source"),
 		Written:      f("records_written_total", "Rows or points newly written.", "writer"),
 		Duplicates:   f("records_duplicate_total", "Records already stored by an earlier read (idempotent rewrites).", "writer"),
 		Refused:      f("records_refused_total", "Records the server refused for good.", "writer"),
@@ -82,6 +84,7 @@ func (m *Metrics) Observe(source string, c Counts) {
 	m.LinesRead.WithLabelValues(source).Add(float64(c.Lines))
 	m.Records.WithLabelValues(source).Add(float64(c.Records))
 	m.Unpriced.WithLabelValues(source).Add(float64(c.Unpriced))
+	m.Undated.WithLabelValues(source).Add(float64(c.Undated))
 	for r, n := range c.Rejects {
 		m.Rejected.WithLabelValues(source, string(r)).Add(float64(n))
 	}
