@@ -164,7 +164,38 @@ func (f *Follower) sync(startup bool) {
 			delete(f.failed, p) // gone: if it comes back, say so again
 		}
 	}
+	if !startup {
+		// At startup Follow does this once the known files are claimed.
+		f.scanRotated(false)
+		f.updateHorizon(now)
+	}
 	f.updateWatches()
+}
+
+// updateHorizon recomputes the horizon: the earliest since of the files
+// followed and mtime of the rotated siblings undecided, and no later than
+// now, the start of this sync (a file that appears after it is found by the
+// next one, and is modified after it).
+// Called with f.mu held.
+func (f *Follower) updateHorizon(now time.Time) {
+	h := now
+	if !f.undecided.IsZero() {
+		h = earliest(h, f.undecided)
+	}
+	for _, fl := range f.files {
+		if fl.since.Before(h) {
+			h = fl.since
+		}
+	}
+	f.horizon.Store(h.UnixNano())
+}
+
+// lowerHorizon makes the horizon no later than t, at once: a file with
+// lines to read has been found. Called with f.mu held.
+func (f *Follower) lowerHorizon(t time.Time) {
+	if n := t.UnixNano(); n < f.horizon.Load() {
+		f.horizon.Store(n)
+	}
 }
 
 // atPath records that fl was found at path m (again). also says the file
@@ -334,7 +365,9 @@ func (f *Follower) open(m string, startup bool, now time.Time) *file {
 		if r, ok := f.gone[id]; ok && r.fp.matches(head) && size >= r.offset {
 			offset = r.offset
 			how = "came back, resumed"
-		} else if startup && f.startAtEnd && !f.knownPaths[m] {
+		} else if startup && f.startAtEnd && !f.knownPaths[m] && (f.firstStart || fi.ModTime().Before(f.rotatedSince)) {
+			// Not when it was modified since the saved horizon: what it
+			// holds may have been written while we were away, and is new.
 			offset = lastLineEnd(fd, size)
 			how = "new file, from its end"
 		}
@@ -348,6 +381,11 @@ func (f *Follower) open(m string, startup bool, now time.Time) *file {
 	fl.lr = newLineReaderBuf(nil, offset, f.maxLine, false)
 	fl.read.Store(offset)
 	fl.size.Store(size)
+	fl.since = now
+	if size > offset || fl.truncated {
+		fl.since = earliest(now, fi.ModTime())
+		f.lowerHorizon(fl.since)
+	}
 	f.files[id] = fl
 	if real != "" {
 		f.byName[real] = fl
@@ -400,7 +438,7 @@ func (f *Follower) resumeUnmatched() {
 	for _, p := range left {
 		c, ok := f.findRotated(p.Key, p.devIno(), p.fingerprint(), p.Offset, dirsOf(p.Path, p.RealPath))
 		ident := &identity{key: p.Key, id: p.devIno(), fp: p.fingerprint(), real: p.RealPath}
-		if ok && f.openRotated(c, ident, p.Offset, now) {
+		if ok && f.openRotated(c, ident, p.Offset, now, "finishing rotated file") {
 			continue
 		}
 		f.stats.FilesMissed.Add(1)
@@ -487,8 +525,9 @@ func matchesFile(path string, fp fingerprint) bool {
 }
 
 // openRotated follows a rotated file found by findRotated under the
-// identity it had, from offset. Called with f.mu held.
-func (f *Follower) openRotated(c candidate, ident *identity, offset int64, now time.Time) bool {
+// identity it had, from offset; how is what the log says. Called with f.mu
+// held.
+func (f *Follower) openRotated(c candidate, ident *identity, offset int64, now time.Time, how string) bool {
 	fd, err := os.Open(c.path)
 	if err != nil {
 		f.log.Warn("cannot open rotated file", "path", c.path, "err", err)
@@ -500,7 +539,7 @@ func (f *Follower) openRotated(c candidate, ident *identity, offset int64, now t
 		return false
 	}
 	cid, _ := fileID(fi)
-	fl := &file{fd: fd, fdID: cid, path: c.path, id: ident, lastSize: fi.Size(), lastGrowth: now, gone: true}
+	fl := &file{fd: fd, fdID: cid, path: c.path, id: ident, lastSize: fi.Size(), lastGrowth: now, gone: true, since: earliest(now, fi.ModTime())}
 	switch c.class {
 	case 1:
 		// Renamed: its writer may still be adding to it; it is let go
@@ -534,7 +573,8 @@ func (f *Follower) openRotated(c candidate, ident *identity, offset int64, now t
 	fl.names = append(fl.names, c.path)
 	f.inUse[ident.key] = true
 	f.stats.FilesOpened.Add(1)
-	f.log.Info("finishing rotated file", "path", c.path, "key", ident.key, "offset", offset)
+	f.log.Info(how, "path", c.path, "key", ident.key, "offset", offset)
+	f.lowerHorizon(fl.since)
 	f.queue(fl)
 	return true
 }
@@ -552,7 +592,7 @@ func (f *Follower) restart(fl *file) Line {
 	var done Line
 	copied := false
 	if c, ok := f.findRotated(old.key, devIno{}, old.fp, delivered, dirsOf(fl.path, old.real)); ok && c.class != 1 {
-		if f.openRotated(c, old, delivered, f.now()) {
+		if f.openRotated(c, old, delivered, f.now(), "finishing rotated file") {
 			copied = true
 			f.log.Warn("file truncated; finishing its old content from the copy", "path", fl.path, "copy", c.path, "key", old.key, "offset", delivered)
 		}
@@ -567,6 +607,9 @@ func (f *Follower) restart(fl *file) Line {
 	var size int64
 	if fi, err := fl.fd.Stat(); err == nil {
 		size = fi.Size()
+		// Rewritten: all of it is to be read, written up to its mtime.
+		fl.since = earliest(fl.since, fi.ModTime())
+		f.lowerHorizon(fl.since)
 	}
 	head, _ := readHeadAt(fl.fd, size)
 	fl.gen++
@@ -603,14 +646,7 @@ func (f *Follower) remove(fl *file) {
 	if fi, err := fl.fd.Stat(); err != nil || unlinked(fi) || int64(fl.id.fp.n) < min(off, FingerprintMax) {
 		return
 	}
-	if _, ok := f.gone[fl.fdID]; !ok {
-		f.goneFIF = append(f.goneFIF, fl.fdID)
-		if len(f.goneFIF) > retiredMax {
-			delete(f.gone, f.goneFIF[0])
-			f.goneFIF = f.goneFIF[1:]
-		}
-	}
-	f.gone[fl.fdID] = retiredFile{fp: fl.id.fp, offset: off}
+	f.rememberGone(fl.fdID, fl.id.fp, off)
 }
 
 // updateWatches watches the directories globs can match in, and those of

@@ -44,6 +44,11 @@ type file struct {
 	truncSize  int64 // its size before the truncation, for bytes skipped
 	finish     bool  // read what is left, then let go
 	gen        int   // truncations so far, to keep keys unique
+	// since is a lower bound of the file's mtime once anything not yet
+	// handed out is in it: its mtime when it was found with lines to read,
+	// else when it was last picked and read to its end. The horizon is the
+	// earliest since of the files followed.
+	since time.Time
 }
 
 // compressedExt lists names the follower leaves to backfill: they are

@@ -130,7 +130,13 @@ type Follower struct {
 	curID     *identity
 	curPath   string
 	curFinish bool
+	curPicked time.Time // when cur was picked: what it holds after is newer
 	budget    int
+
+	// horizon (Unix ns) is stamped on every Line: see Position.Horizon. It
+	// is lowered at once when a file with lines to read is found, raised
+	// at each sync (recomputed), read without a lock by Next.
+	horizon atomic.Int64
 
 	mu         sync.Mutex // guards what follows and each file's guarded fields
 	files      map[devIno]*file
@@ -147,6 +153,19 @@ type Follower struct {
 	watched    map[string]bool
 	failed     map[string]bool // paths that could not be opened, logged once
 	closed     bool
+
+	// Rotated siblings (siblings.go): files next to the followed ones,
+	// named like their rotations, that no position and no followed file
+	// accounts for. Those modified at or after rotatedSince hold lines
+	// nobody has read, and are read from their start.
+	rotatedSince time.Time
+	firstStart   bool // no positions were saved: siblings there now are history
+	knownBases   map[string]bool
+	siblings     map[string]siblingState // looked at, nothing to do unless changed
+	doneFP       fpSet                   // fingerprints of files read to their end
+	// undecided is the earliest mtime of the siblings left undecided by
+	// the last scan: they hold the horizon down until they are read.
+	undecided time.Time
 }
 
 // Follow starts following the files opts.Globs match. Every file matched
@@ -178,6 +197,9 @@ func Follow(ctx context.Context, opts Options) (*Follower, error) {
 		knownPaths: map[string]bool{},
 		watched:    map[string]bool{},
 		failed:     map[string]bool{},
+		knownBases: map[string]bool{},
+		siblings:   map[string]siblingState{},
+		doneFP:     newFPSet(retiredMax),
 	}
 	if f.log == nil {
 		f.log = slog.Default()
@@ -209,9 +231,29 @@ func Follow(ctx context.Context, opts Options) (*Follower, error) {
 	} else if _, ok := fileID(fi); !ok {
 		return nil, errors.New("follow: this system gives no device and inode numbers to know files by")
 	}
+	// Known is read here only: the pipeline goes on using the map.
+	start := f.now()
+	f.horizon.Store(start.UnixNano())
+	if h := opts.Known.horizon(); !h.IsZero() {
+		// Positions were saved before: a rotated file modified since the
+		// latest horizon may hold lines that no position covers.
+		f.rotatedSince = h.Add(-rotatedMargin)
+	} else {
+		// First start: rotated files are history, left to backfill; only
+		// what appears from now on is new.
+		f.firstStart = true
+		f.rotatedSince = start.Add(-rotatedMargin)
+	}
 	for _, p := range opts.Known {
+		if p.Key == horizonKey {
+			continue
+		}
 		f.knownByID[p.devIno()] = append(f.knownByID[p.devIno()], p)
 		f.knownPaths[p.Path] = true
+		f.knownBases[p.Path] = true
+		if p.RealPath != "" {
+			f.knownBases[p.RealPath] = true
+		}
 		// A known key is never issued to another file, even once let go:
 		// the pipeline may still hold its position.
 		f.retire(p.Key)
@@ -238,6 +280,10 @@ func Follow(ctx context.Context, opts Options) (*Follower, error) {
 	f.mu.Lock()
 	f.sync(true)
 	f.resumeUnmatched()
+	// After the known files have been claimed, so their copies are
+	// recognised as theirs.
+	f.scanRotated(true)
+	f.updateHorizon(start)
 	f.mu.Unlock()
 
 	ctx, f.cancel = context.WithCancel(ctx)
@@ -302,6 +348,14 @@ func (f *Follower) Next(ctx context.Context) (Line, error) {
 }
 
 func (f *Follower) next(ctx context.Context, wait bool) (Line, error) {
+	l, err := f.nextLine(ctx, wait)
+	// Loaded after the line is read: a file found since then lowered it
+	// already, and one found later holds nothing this line could cover.
+	l.horizon = f.horizon.Load()
+	return l, err
+}
+
+func (f *Follower) nextLine(ctx context.Context, wait bool) (Line, error) {
 	f.nextMu.Lock()
 	defer f.nextMu.Unlock()
 	for {
@@ -402,6 +456,7 @@ func (f *Follower) pick() (Line, bool) {
 			continue
 		}
 		f.cur, f.curID, f.curPath, f.curFinish, f.budget = fl, fl.id, fl.path, fl.finish, pickBudget
+		f.curPicked = f.now()
 		if fl.zr == nil {
 			f.br.Reset(fl.fd)
 			fl.lr.r = f.br
@@ -450,6 +505,11 @@ func (f *Follower) release(fl *file, caughtUp bool) {
 		fl.truncated = true
 		fl.truncSize = max(fl.lastSize, fl.read.Load())
 	}
+	if caughtUp && !truncated && fl.lr.Pending() == 0 {
+		// Read to its end: what it holds next was written after the pick.
+		// The horizon rises at the next sync.
+		fl.since = latest(fl.since, f.curPicked)
+	}
 	if caughtUp && fl.gone && !fl.finish && f.now().Sub(fl.lastGrowth) >= f.rotateWait {
 		// Rotated, quiet long enough and read to its end: no need to wait
 		// for the next poll to let it go.
@@ -474,8 +534,16 @@ func (f *Follower) letGo(fl *file, err error) Line {
 		f.stats.BytesSkipped.Add(max(lost, 0))
 		f.log.Error("stopped reading a file early; the rest of it is skipped", "path", f.curPath, "key", f.curID.key, "offset", off, "bytes_skipped", max(lost, 0), "err", err)
 	}
+	var fp fingerprint
+	if err == nil {
+		fp = contentFP(fl)
+	}
 	f.mu.Lock()
 	f.remove(fl)
+	if err == nil {
+		// A copy of it (compressed later, say) is not a file never read.
+		f.doneFP.add(fp)
+	}
 	f.mu.Unlock()
 	fl.close()
 	f.stats.FilesClosed.Add(1)

@@ -21,7 +21,9 @@ type fakeClock struct {
 	t  time.Time
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
+// newFakeClock starts at the real time: the follower compares its clock
+// with the modification times the filesystem gives files.
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
@@ -210,4 +212,77 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// ack applies lines to ps as the pipeline does once they are written: a
+// line moves its file's position, a Done line drops it.
+func ack(ps Positions, ls []got) {
+	for _, l := range ls {
+		if l.Done {
+			delete(ps, l.Key)
+			continue
+		}
+		ps[l.Key] = l.Pos
+	}
+}
+
+// saveLoad saves ps to a positions file and loads it back, as a restart does.
+func saveLoad(t *testing.T, ps Positions) Positions {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "positions.json")
+	if err := ps.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadPositions(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loaded
+}
+
+// setMtime sets a file's modification time.
+func setMtime(t *testing.T, path string, mt time.Time) {
+	t.Helper()
+	if err := os.Chtimes(path, mt, mt); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recordCounts counts how often each record(i) line was read; other lines
+// and Done lines are left out.
+func recordCounts(ls []got) map[int]int {
+	n := map[int]int{}
+	for _, l := range ls {
+		i := strings.LastIndex(l.Text, `"n":`)
+		if l.Done || i < 0 {
+			continue
+		}
+		v := 0
+		for _, c := range l.Text[i+4 : len(l.Text)-1] {
+			v = v*10 + int(c-'0')
+		}
+		n[v]++
+	}
+	return n
+}
+
+// exactlyOnce checks that the records in want were each read once and that
+// no other record was read.
+func exactlyOnce(t *testing.T, ls []got, want ...[2]int) {
+	t.Helper()
+	counts := recordCounts(ls)
+	expected := map[int]bool{}
+	for _, r := range want {
+		for i := r[0]; i < r[1]; i++ {
+			expected[i] = true
+			if counts[i] != 1 {
+				t.Errorf("record %d read %d times, want once", i, counts[i])
+			}
+		}
+	}
+	for i, c := range counts {
+		if !expected[i] {
+			t.Errorf("record %d read %d times, want never (acknowledged before, or history)", i, c)
+		}
+	}
 }

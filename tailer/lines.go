@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Line is one line of a file, without its newline.
@@ -38,6 +39,9 @@ type Line struct {
 	Done bool
 
 	id *identity
+	// horizon is the Follower's horizon when the line was handed out, in
+	// Unix nanoseconds: see Position.Horizon.
+	horizon int64
 }
 
 // Position is the position to save once this line, and every line of its
@@ -47,7 +51,12 @@ func (l *Line) Position() Position {
 	if l.id == nil {
 		return Position{}
 	}
+	var h time.Time
+	if l.horizon != 0 {
+		h = time.Unix(0, l.horizon).UTC()
+	}
 	return Position{
+		Horizon:        h,
 		Key:            l.Key,
 		Path:           l.Path,
 		RealPath:       l.id.real,

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Position is how far a file has been read and acknowledged, and how to
@@ -30,6 +31,13 @@ type Position struct {
 	// FingerprintLen bytes.
 	Fingerprint    string `json:"fingerprint"`
 	FingerprintLen int    `json:"fingerprint_len"`
+	// Horizon bounds what had not been read when this position's line was
+	// handed out: every file that still held lines not handed out then was
+	// last modified at or after it (its mtime). A restart reads the rotated
+	// files next to the followed ones that no position knows and that were
+	// modified after the latest horizon (less a margin): they hold lines
+	// no position covers. See docs/tailing.md.
+	Horizon time.Time `json:"horizon,omitzero"`
 }
 
 func (p Position) devIno() devIno { return devIno{dev: p.Dev, ino: p.Inode} }
@@ -39,14 +47,46 @@ func (p Position) fingerprint() fingerprint {
 }
 
 // Positions are the saved positions, by key.
+//
+// The entry under the empty key, when there is one, is not a file's: it
+// keeps the latest Horizon saved, which must outlive the positions that
+// carried it (a file's position is dropped when the file ends, and the
+// positions file may then be empty). LoadPositions sets it, Save updates
+// it and writes it as the file's horizon, Follow reads it. Code that
+// iterates over Positions skips it.
 type Positions map[FileKey]Position
 
+// horizonKey is the key of the entry that keeps the horizon.
+const horizonKey FileKey = ""
+
+// horizon is the latest Horizon of ps, or zero when none was saved (the
+// positions of a first start).
+func (ps Positions) horizon() time.Time {
+	var h time.Time
+	for _, p := range ps {
+		if p.Horizon.After(h) {
+			h = p.Horizon
+		}
+	}
+	return h
+}
+
 // positionsVersion is the format of the positions file; a file of another
-// version is refused rather than guessed at.
-const positionsVersion = 1
+// version is refused rather than guessed at. Version 1 (no horizons) is
+// still read.
+const positionsVersion = 2
+
+// legacyMargin is how far before a version 1 file was saved its horizon is
+// taken to be: that file has none, and its positions may have lagged
+// behind reading. Too early only means reading some rotated files again.
+const legacyMargin = time.Minute
 
 type positionsFile struct {
-	Version   int        `json:"version"`
+	Version int `json:"version"`
+	// SavedAt is when the file was written, for people; Horizon is what
+	// Follow uses.
+	SavedAt   time.Time  `json:"saved_at,omitzero"`
+	Horizon   time.Time  `json:"horizon,omitzero"`
 	Positions []Position `json:"positions"`
 }
 
@@ -55,8 +95,9 @@ type positionsFile struct {
 func tempPattern(path string) string { return filepath.Base(path) + ".tmp-*" }
 
 // LoadPositions reads the positions file at path. A missing file is no
-// positions (the first start). Temporary files a crash left next to it are
-// removed. A file that cannot be decoded is an error, not an empty start:
+// positions (the first start): then no rotated file is read that no
+// position names (history is for backfill). Temporary files a crash left
+// next to it are removed. A file that cannot be decoded is an error, not an empty start:
 // starting over silently would re-read or skip every file, so the operator
 // decides (move the file aside to start over, per start_at).
 func LoadPositions(path string) (Positions, error) {
@@ -79,26 +120,44 @@ func LoadPositions(path string) (Positions, error) {
 	if err := dec.Decode(&pf); err != nil {
 		return nil, fmt.Errorf("positions file %s is corrupt (%v): move it aside to start over, files are then read per start_at", path, err)
 	}
-	if pf.Version != positionsVersion {
+	switch pf.Version {
+	case positionsVersion:
+	case 1:
+		// Saved before horizons existed: the file's own time stands in
+		// for one, moved back to allow for positions lagging behind.
+		if fi, err := os.Stat(path); err == nil {
+			pf.Horizon = fi.ModTime().Add(-legacyMargin).UTC()
+		}
+	default:
 		return nil, fmt.Errorf("positions file %s has version %d, want %d", path, pf.Version, positionsVersion)
 	}
-	ps := make(Positions, len(pf.Positions))
+	ps := make(Positions, len(pf.Positions)+1)
 	for i, p := range pf.Positions {
-		if p.Key == "" || p.Offset < 0 || p.FingerprintLen < 0 || p.FingerprintLen > FingerprintMax {
+		if p.Key == horizonKey || p.Offset < 0 || p.FingerprintLen < 0 || p.FingerprintLen > FingerprintMax {
 			return nil, fmt.Errorf("positions file %s is corrupt: entry %d is invalid: move it aside to start over", path, i+1)
 		}
 		ps[p.Key] = p
 	}
+	// Present even when zero: the file exists, this is no first start.
+	ps[horizonKey] = Position{Horizon: pf.Horizon}
 	return ps, nil
 }
 
 // Save writes the positions to path atomically: a temporary file is
 // written and fsynced, renamed over path, and the directory fsynced, so a
-// crash leaves either the old file or the new one, never a mix.
+// crash leaves either the old file or the new one, never a mix. The latest
+// horizon is kept in ps (under the empty key) and written as the file's, so
+// it survives the positions that carried it.
 func (ps Positions) Save(path string) error {
-	pf := positionsFile{Version: positionsVersion, Positions: make([]Position, 0, len(ps))}
+	h := ps.horizon()
+	if !h.IsZero() {
+		ps[horizonKey] = Position{Horizon: h}
+	}
+	pf := positionsFile{Version: positionsVersion, SavedAt: time.Now().UTC(), Horizon: h, Positions: make([]Position, 0, len(ps))}
 	for _, p := range ps {
-		pf.Positions = append(pf.Positions, p)
+		if p.Key != horizonKey {
+			pf.Positions = append(pf.Positions, p)
+		}
 	}
 	// Sorted, so equal positions make equal files (diffable, testable).
 	slices.SortFunc(pf.Positions, func(a, b Position) int { return strings.Compare(string(a.Key), string(b.Key)) })
