@@ -37,13 +37,13 @@ func (p Postgres) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 	if len(b.Records) > 0 {
 		r, err := p.W.Write(ctx, b.Records)
 		if err != nil {
-			return res, fmt.Errorf("postgres: %w", err)
+			return res, err // the writer's errors say "postgres:" already
 		}
 		res.Written, res.Duplicates, res.Refused = r.Inserted, r.Duplicates, r.Refused
 	}
 	if len(b.Rejects) > 0 {
 		if err := p.W.WriteRejects(ctx, b.Rejects); err != nil {
-			return res, fmt.Errorf("postgres rejects: %w", err)
+			return res, err
 		}
 		res.Rejects = len(b.Rejects)
 	}

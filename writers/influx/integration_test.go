@@ -73,7 +73,7 @@ func clusteredRecords(n int, at time.Time, prefix string) []parse.Record {
 func distinctTimes(recs []parse.Record, unit int64) int {
 	seen := map[int64]bool{}
 	for i := range recs {
-		seen[pointTime(&recs[i])/unit] = true
+		seen[PointTime(&recs[i])/unit] = true
 	}
 	return len(seen)
 }

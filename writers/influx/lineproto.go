@@ -82,7 +82,7 @@ func (e *encoder) appendRecord(b []byte, r *parse.Record) ([]byte, error) {
 	}
 
 	b = append(b, ' ')
-	b = strconv.AppendInt(b, pointTime(r), 10)
+	b = strconv.AppendInt(b, PointTime(r), 10)
 	return append(b, '\n'), nil
 }
 
@@ -170,7 +170,7 @@ func specialAfterBackslash(c byte, measurement bool) bool {
 	return false
 }
 
-// pointTime is the point's timestamp in nanoseconds: the record's time plus
+// PointTime is the point's timestamp in nanoseconds: the record's time plus
 // a deterministic offset below the precision the time was written with.
 //
 // InfluxDB identifies a point by measurement, tag set and timestamp, and a
@@ -182,7 +182,7 @@ func specialAfterBackslash(c byte, measurement bool) bool {
 //
 // A whole-second time gets an offset in [0, 1e9) ns: its millisecond digits
 // vary too, which is what VictoriaMetrics (millisecond storage) keeps.
-func pointTime(r *parse.Record) int64 {
+func PointTime(r *parse.Record) int64 {
 	ns := r.OccurredAt.UnixNano()
 	var span int64
 	switch {

@@ -315,8 +315,8 @@ func TestPointTime_Offset(t *testing.T) {
 			seen := map[int64]bool{}
 			for i := range 200 {
 				r := parse.Record{EventID: "ev-" + string(rune('a'+i%26)) + strings.Repeat("x", i/26), OccurredAt: tt.at}
-				got := pointTime(&r)
-				if again := pointTime(&r); again != got {
+				got := PointTime(&r)
+				if again := PointTime(&r); again != got {
 					t.Fatalf("not deterministic: got %d then %d", got, again)
 				}
 				off := got - tt.at.UnixNano()
@@ -347,7 +347,7 @@ func TestPointTime_Millisecond(t *testing.T) {
 	ms := map[int64]bool{}
 	for i := range 20 {
 		r := parse.Record{EventID: "id-" + strings.Repeat("y", i), OccurredAt: at}
-		ms[pointTime(&r)/1e6] = true
+		ms[PointTime(&r)/1e6] = true
 	}
 	// 20 ids over 1000 ms slots: the chance of any collision is ~17%, but
 	// this set is fixed, so the count is too.
@@ -360,7 +360,7 @@ func TestPointTime_Millisecond(t *testing.T) {
 // already written, and re-reading old files would then add points.
 func TestEventHash_Stable(t *testing.T) {
 	r := parse.Record{EventID: "chatcmpl-abc123", OccurredAt: time.Unix(1_700_000_000, 0)}
-	if got, want := pointTime(&r), int64(1700000000297930704); got != want {
+	if got, want := PointTime(&r), int64(1700000000297930704); got != want {
 		t.Errorf("got %d, want %d", got, want)
 	}
 }
