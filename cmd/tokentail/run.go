@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/tokentail/tokentail/internal/pipeline"
+	"github.com/tokentail/tokentail/rules"
 )
 
 func (m *Main) runRun(ctx context.Context, args []string) error {
@@ -47,6 +48,12 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var rulesFile *rules.File
+	if cfg.RulesFile != "" {
+		if rulesFile, err = rules.Load(cfg.RulesFile); err != nil {
+			return err
+		}
+	}
 	var ln net.Listener
 	if cfg.HTTP != nil {
 		if ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
@@ -67,19 +74,26 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	defer signal.Stop(hup)
 	hupCtx, stopHup := context.WithCancel(ctx)
 	defer stopHup()
+	reload := make(chan struct{}, 1)
 	go func() {
 		for {
 			select {
 			case <-hupCtx.Done():
 				return
 			case <-hup:
-				// Logs go to stderr, which the supervisor owns: nothing to reopen.
-				log.Info("SIGHUP received")
+				// Logs go to stderr, which the supervisor owns: nothing to
+				// reopen. The rules file is read again.
+				log.Info("SIGHUP received: reloading the rules")
+				select {
+				case reload <- struct{}{}:
+				default: // a reload is already pending
+				}
 			}
 		}
 	}()
 
-	d, err := pipeline.NewDaemon(pipeline.DaemonOptions{Config: cfg, Writers: ws, Prices: prices, Logger: log, Listener: ln})
+	d, err := pipeline.NewDaemon(pipeline.DaemonOptions{Config: cfg, Writers: ws, Prices: prices, Logger: log, Listener: ln,
+		Rules: rulesFile, Reload: reload})
 	if err != nil {
 		return usagef("%s: %v", cfg.File, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokentail/tokentail/internal/config"
 	"github.com/tokentail/tokentail/parse"
+	"github.com/tokentail/tokentail/rules"
 	"github.com/tokentail/tokentail/tailer"
 )
 
@@ -27,7 +28,11 @@ type DaemonOptions struct {
 	PollInterval time.Duration
 	// ReadyEvery is how often writers are pinged for /readyz; default 5s.
 	ReadyEvery time.Duration
-	Now        func() time.Time
+	// Rules, when set, are evaluated on the records the first writer stores.
+	Rules *rules.File
+	// Reload asks for the rules file to be read again (SIGHUP).
+	Reload <-chan struct{}
+	Now    func() time.Time
 }
 
 // Daemon tails every source for every writer until its context ends.
@@ -168,14 +173,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	bg.Add(1)
 	go func() { defer bg.Done(); d.gauges(bgCtx) }()
+	var alerts *Alerts
+	if d.opts.Rules != nil {
+		alerts = NewAlerts(d.opts.Rules, log.With("component", "rules"), d.metrics, d.now)
+		bg.Add(1)
+		go func() { defer bg.Done(); alerts.Run(bgCtx, d.opts.Reload) }()
+	}
 
 	// One lane per writer, one reader per source in each lane.
 	var lanes []*lane
 	errs := make(chan error, 64)
 	var readersWG sync.WaitGroup
-	for _, w := range d.opts.Writers.List() {
+	for li, w := range d.opts.Writers.List() {
 		l := &lane{writer: w}
+		// Rules see each record once: as the first writer stores it.
+		observe := alerts != nil && li == 0
 		l.fan = NewFanout(writeCtx, []Writer{w}, 2, log, stopReading, func(_ int, b *Batch) {
+			if observe {
+				alerts.Observe(b.Records)
+			}
 			if b.owner != nil {
 				b.owner.written(b)
 			}
