@@ -62,7 +62,7 @@ func TestDecoder_Docker(t *testing.T) {
 	if got[1].res != Held {
 		t.Errorf("line 2: %+v, want held", got[1])
 	}
-	if got[2].res != Decoded || got[2].text != "first half second half" || got[2].offset != got[1].offset*0+got[0].end || got[2].end != got[2].end {
+	if got[2].res != Decoded || got[2].text != "first half second half" || got[2].offset != got[0].end || got[2].end != got[3].offset {
 		t.Errorf("line 3: %+v", got[2])
 	}
 	if got[3].res != BadEnvelope {

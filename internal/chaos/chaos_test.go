@@ -194,12 +194,8 @@ func killNine(t *testing.T, rot loggen.Rotation) {
 	// The last start catches up; then a clean stop.
 	d := w.start()
 	deadline := time.Now().Add(90 * time.Second)
-	var rows, ids, rejects int64
-	var cost parse.Money
-	var points int
 	for {
-		var err error
-		rows, ids, rejects, cost, points, err = w.counts(ctx)
+		rows, _, rejects, _, points, err := w.counts(ctx)
 		if err == nil && rows >= want.Records && int64(points) >= want.Records && rejects >= want.Malformed {
 			break
 		}
