@@ -14,7 +14,8 @@
 # (default ~/.cache/tokentail; influxd is built there once), TOKENTAIL_TEST_PG_PORT (55432),
 # TOKENTAIL_TEST_INFLUX_PORT (58086), TOKENTAIL_TEST_INFLUX_RPC_PORT (58088),
 # TOKENTAIL_TEST_VM_PORT (58428), TOKENTAIL_TEST_VM_DEDUP (1ms), TOKENTAIL_TESTENV_WAIT
-# (seconds a server may take to come up, 60).
+# (seconds a server may take to come up, 60), TOKENTAIL_TESTENV_RESERVE_PORTS (1: as root,
+# reserve the ports from the kernel's ephemeral range).
 # Progress goes to stderr so that stdout of `env` stays eval-able.
 set -euo pipefail
 
@@ -112,6 +113,83 @@ with_lock() {
 	else
 		"$@"
 	fi
+}
+
+# Our default ports lie in the kernel's ephemeral range (32768-60999), from which client
+# connections get their local ports, so a free port can be taken by the local end of some
+# connection (a test's HTTP or PostgreSQL client) and, once that closes, stay blocked for the
+# 60s of TIME_WAIT. Two defences: as root, reserve_ports takes our ports out of the ephemeral
+# range (TOKENTAIL_TESTENV_RESERVE_PORTS=0 to leave the system alone); and a start that fails
+# with "address already in use" is retried for up to PORT_WAIT seconds.
+PORT_WAIT=75
+
+reserve_ports() {
+	local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur p add=() joined
+	[[ ${TOKENTAIL_TESTENV_RESERVE_PORTS:-1} == 1 && $(id -u) == 0 && -w $f ]] || return 0
+	cur=$(cat "$f" 2>/dev/null) || return 0
+	for p in "$PG_PORT" "$INFLUX_PORT" "$INFLUX_RPC_PORT" "$VM_PORT"; do
+		[[ ,$cur, == *,$p,* ]] || add+=("$p")
+	done
+	((${#add[@]} > 0)) || return 0
+	joined=$(
+		IFS=,
+		echo "${add[*]}"
+	)
+	if echo "${cur:+$cur,}$joined" >"$f" 2>/dev/null; then
+		log "reserved ports $joined (net.ipv4.ip_local_reserved_ports), so no client connection takes them"
+	fi
+}
+
+# port_conflict LOG MARK: the lines LOG gained after line MARK say a port was taken.
+port_conflict() {
+	tail -n "+$(($2 + 1))" "$1" 2>/dev/null | grep -qi 'address already in use'
+}
+
+# launch NAME PIDFILE LOG HEALTH_URL CMD...: start a server in its own session and wait,
+# bounded, until HEALTH_URL answers. Returns 0 when it does and 2 when the server exited
+# because a port was taken; dies on anything else. NAME is how the command line reads.
+launch() {
+	local name=$1 pidfile=$2 logf=$3 health=$4 pid i mark
+	shift 4
+	touch "$logf"
+	mark=$(wc -l <"$logf")
+	# setsid: a Ctrl-C on `make test` must not kill the server before the trap stops it
+	# cleanly. 9>&-: the server must not inherit the descriptor that holds with_lock's lock,
+	# or the lock would live as long as the server.
+	setsid "$@" </dev/null >>"$logf" 2>&1 9>&- &
+	pid=$!
+	echo "$pid" >"$pidfile"
+	for ((i = 0; i < WAIT * 10; i++)); do
+		if ! alive "$pid"; then
+			rm -f "$pidfile"
+			port_conflict "$logf" "$mark" && return 2
+			show_log "$logf"
+			die "$name exited during start"
+		fi
+		curl -sf -m 2 -o /dev/null "$health" && return 0
+		sleep 0.1
+	done
+	show_log "$logf"
+	stop_pid "$name" "$pidfile" KILL
+	die "$name did not answer $health within ${WAIT}s"
+}
+
+# retry_port NAME CMD...: run CMD until it does not report a port conflict (status 2), for
+# at most PORT_WAIT seconds.
+retry_port() {
+	local name=$1 attempt=0 rc deadline=$((SECONDS + PORT_WAIT))
+	shift
+	reserve_ports
+	while :; do
+		rc=0
+		"$@" || rc=$?
+		[[ $rc == 2 ]] || return "$rc"
+		attempt=$((attempt + 1))
+		((SECONDS < deadline)) || die "$name: its port stayed taken for ${PORT_WAIT}s"
+		# Once a minute is enough to say it: TIME_WAIT lasts 60s.
+		((attempt % 30 == 1)) && log "$name: its port is taken, likely by a closed client connection in TIME_WAIT; retrying for up to ${PORT_WAIT}s"
+		sleep 1
+	done
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -242,13 +320,21 @@ pg_start_server() {
 	if port_busy "$PG_PORT"; then
 		die "port $PG_PORT is taken by another server; set TOKENTAIL_TEST_PG_PORT"
 	fi
+	log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+	retry_port PostgreSQL pg_launch
+}
+
+# pg_launch: one pg_ctl start; status 2 when the port was taken (see retry_port).
+pg_launch() {
+	local mark=0
 	# A postmaster.pid left by a killed run names a dead (or recycled) pid; pg_running just
 	# said no server owns this directory.
 	rm -f "$PG_DATA/postmaster.pid"
-	log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+	[[ -f $PG_LOG ]] && mark=$(wc -l <"$PG_LOG")
 	# 9>&-: a server must not inherit the descriptor that holds with_lock's lock, or the lock
 	# lives as long as the server.
 	if ! as_pg "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w -t "$WAIT" >"$PG_ROOT/pg_ctl.log" 2>&1 9>&-; then
+		port_conflict "$PG_LOG" "$mark" && return 2
 		cat "$PG_ROOT/pg_ctl.log" >&2 || true
 		show_log "$PG_LOG"
 		die "PostgreSQL did not start within ${WAIT}s"
@@ -399,24 +485,8 @@ influx_up() {
 	mkdir -p "$INFLUX_ROOT"
 	influx_config
 	log "starting InfluxDB $INFLUX_VERSION on $(influx_url)"
-	# setsid: a Ctrl-C on `make test` must not kill the server before the trap stops it cleanly.
-	setsid "$INFLUXD" run -config "$INFLUX_ROOT/influxd.conf" </dev/null >>"$INFLUX_LOG" 2>&1 9>&- &
-	local i
-	pid=$!
-	echo "$pid" >"$INFLUX_PID"
-	for ((i = 0; i < WAIT * 10; i++)); do
-		if ! alive "$pid"; then
-			show_log "$INFLUX_LOG"
-			die "influxd exited during start"
-		fi
-		curl -sf -m 2 -o /dev/null "$(influx_url)/ping" && break
-		sleep 0.1
-	done
-	if ! curl -sf -m 2 -o /dev/null "$(influx_url)/ping"; then
-		show_log "$INFLUX_LOG"
-		stop_pid influxd "$INFLUX_PID" KILL
-		die "InfluxDB did not answer /ping within ${WAIT}s"
-	fi
+	retry_port InfluxDB launch influxd "$INFLUX_PID" "$INFLUX_LOG" "$(influx_url)/ping" \
+		"$INFLUXD" run -config "$INFLUX_ROOT/influxd.conf"
 	if [[ $fresh == 1 ]]; then
 		curl -sf -m 10 -XPOST "$(influx_url)/query" --data-urlencode 'q=CREATE DATABASE tokentail' >/dev/null ||
 			die "create InfluxDB database tokentail failed"
@@ -483,24 +553,10 @@ vm_up() {
 	# -dedup.minScrapeInterval=1ms: VM cannot overwrite a sample, so a deployment that must not
 	# count a re-read record twice keeps one sample per series and millisecond (VM's resolution)
 	# as InfluxDB keeps one point per series and time; TOKENTAIL_TEST_VM_DEDUP=0 keeps every write.
-	setsid "$VM_BIN" -httpListenAddr="127.0.0.1:$VM_PORT" -storageDataPath="$VM_ROOT/data" \
+	retry_port VictoriaMetrics launch victoria-metrics "$VM_PID" "$VM_LOG" "$(vm_url)/health" \
+		"$VM_BIN" -httpListenAddr="127.0.0.1:$VM_PORT" -storageDataPath="$VM_ROOT/data" \
 		-retentionPeriod=100y -search.latencyOffset=0s -search.disableCache \
-		-dedup.minScrapeInterval="$VM_DEDUP" \
-		</dev/null >>"$VM_LOG" 2>&1 9>&- &
-	local i
-	pid=$!
-	echo "$pid" >"$VM_PID"
-	for ((i = 0; i < WAIT * 10; i++)); do
-		if ! alive "$pid"; then
-			show_log "$VM_LOG"
-			die "victoria-metrics exited during start"
-		fi
-		curl -sf -m 2 -o /dev/null "$(vm_url)/health" && return 0
-		sleep 0.1
-	done
-	show_log "$VM_LOG"
-	stop_pid victoria-metrics "$VM_PID" KILL
-	die "VictoriaMetrics did not answer /health within ${WAIT}s"
+		-dedup.minScrapeInterval="$VM_DEDUP"
 }
 
 # ---------------------------------------------------------------- commands
