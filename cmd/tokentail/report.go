@@ -20,7 +20,8 @@ Cost, requests, tokens (input, cached, output), errors and error rate,
 p50/p95/p99 latency, active users and cost per active user, read from
 PostgreSQL, for a range (default: the last 30 days, today included).
 
-  --by day --by model          group by hour, day, week, month, feature, model,
+  --by day --by model          group by (default: day; none: only the total)
+                               hour, day, week, month, feature, model,
                                provider, user, source, error_type, status,
                                cost_source, or any attribute kept from the logs
                                (--by school, --by plan); several allowed, or
@@ -49,7 +50,7 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	until := fs.String("until", "", "end of the range, excluded (default: now)")
 	tz := fs.String("tz", "UTC", "time zone of dates and of hour/day/week/month buckets, e.g. Europe/Paris")
 	var by, where stringList
-	fs.Var(&by, "by", "group by this field, time bucket or attribute (repeatable)")
+	fs.Var(&by, "by", "group by this field, time bucket or attribute (repeatable; default day; none for the total only)")
 	fs.Var(&where, "where", "keep rows where FIELD=GLOB, or FIELD!=GLOB to exclude (repeatable)")
 	top := fs.Int("top", 0, "keep only the N costliest groups (0: all)")
 	format := fs.String("format", "table", "output format: table, csv, json or html")
@@ -159,6 +160,12 @@ func reportQuery(now time.Time, since, until, tz string, by, where []string, top
 	}
 	if !q.Until.After(q.Since) {
 		return q, usagef("report: --until (%s) must come after --since (%s)", q.Until.In(loc).Format(time.RFC3339), q.Since.In(loc).Format(time.RFC3339))
+	}
+	if len(by) == 0 {
+		by = []string{"day"}
+	}
+	if len(by) == 1 && by[0] == "none" {
+		by = nil
 	}
 	seen := map[string]bool{}
 	for _, b := range by {

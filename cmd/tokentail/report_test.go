@@ -108,10 +108,11 @@ func TestReport_EndToEnd(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
+		// Percentiles are nearest-rank, within 0.5% (log buckets): 900 → 902.348.
 		want := `model,cost_usd,requests,input_tokens,cached_input_tokens,output_tokens,errors,error_rate,p50_ms,p95_ms,p99_ms,users,cost_per_user_usd,unpriced
-gpt-4o,12.3485,2,2000,0,200,1,0.5,1050,1185,1197,1,12.3485,0
-gpt-4o-mini,0.00042,2,2000,0,200,0,0,400,490,498,1,0.00042,0
-llama-3,0,1,1000,0,100,0,0,100,100,100,1,0,1
+gpt-4o,12.3485,2,2000,0,200,1,0.5,902.348,1205.922,1205.922,1,12.3485,0
+gpt-4o-mini,0.00042,2,2000,0,200,0,0,300.365,500.196,500.196,1,0.00042,0
+llama-3,0,1,1000,0,100,0,0,99.983,99.983,99.983,1,0,1
 `
 		if out != want {
 			t.Errorf("got\n%s\nwant\n%s", out, want)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +106,7 @@ func TestReport_Golden(t *testing.T) {
 		{"feature-model", spec{by: []string{"feature", "model"}}, []string{"table", "csv"}},
 		{"school-pro", spec{by: []string{"school"}, where: []string{"plan=pro"}}, []string{"table", "json"}},
 		{"top-users", spec{by: []string{"user"}, top: 3}, []string{"table", "csv"}},
+		{"top-feature-model", spec{by: []string{"feature", "model"}, top: 5}, []string{"table"}}, // an absent feature among the kept
 		{"model-inr", spec{by: []string{"model"}, currency: "INR", rat: "83.2"}, []string{"table", "csv"}},
 		{"filters", spec{by: []string{"provider", "status"}, where: []string{"model=gpt-4o*", "feature!=chat"}}, []string{"table", "json"}},
 		{"day-kolkata", spec{by: []string{"day"}, tz: "Asia/Kolkata"}, []string{"csv"}},
@@ -235,5 +238,37 @@ func TestRun_Filters(t *testing.T) {
 				t.Errorf("requests: got %d, want %d", got, c.want)
 			}
 		})
+	}
+}
+
+// TestRun_PercentilesWithinHalfPercent: percentiles come from 1%-wide log
+// buckets, so each is within 0.5% of the exact nearest-rank value.
+func TestRun_PercentilesWithinHalfPercent(t *testing.T) {
+	db := fixtureDB(t)
+	var ds []float64
+	for _, r := range fixtureRecords() {
+		if r.HasDuration {
+			ds = append(ds, r.DurationMS)
+		}
+	}
+	sort.Float64s(ds)
+	rank := func(p float64) float64 { // nearest rank: the smallest value with p of them at or below it
+		return ds[int(math.Ceil(p*float64(len(ds))))-1]
+	}
+	res, err := Run(context.Background(), db, spec{}.query(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lat := res.Total.Latency
+	if lat == nil {
+		t.Fatal("no latency in the total")
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"p50", lat.P50, rank(0.50)}, {"p95", lat.P95, rank(0.95)}, {"p99", lat.P99, rank(0.99)}} {
+		if math.Abs(c.got-c.want) > 0.005*c.want {
+			t.Errorf("%s: got %.3f, want %.3f ± 0.5%%", c.name, c.got, c.want)
+		}
 	}
 }

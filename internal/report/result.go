@@ -47,7 +47,8 @@ type Row struct {
 	Latency *Percentiles
 }
 
-// Percentiles of duration_ms.
+// Percentiles of duration_ms, nearest rank, each within 0.5% of the exact
+// value (they are read from 1%-wide log buckets).
 type Percentiles struct {
 	P50, P95, P99 float64
 }
@@ -68,9 +69,9 @@ func (r *Row) CostPerUser() (Decimal, bool) {
 	return r.Cost.Div(r.Users), true
 }
 
-// workMem lets the percentile and distinct-user sorts of a large range run
-// in memory rather than spill to disk; it lasts for the report's own
-// read-only transaction only.
+// workMem lets the hash aggregates of a large range (latency buckets and
+// distinct users per group) stay in memory rather than spill to disk; it
+// lasts for the report's own read-only transaction only.
 const workMem = "256MB"
 
 // Run computes the report.
