@@ -45,7 +45,7 @@ fuzz:
 	@FUZZTIME=$${FUZZTIME:-5m} scripts/fuzz.sh
 
 bench:
-	go test -run='^$$' -bench=. -benchmem ./...
+	@scripts/bench.sh
 
 testenv-start:
 	@scripts/testenv.sh start

@@ -129,7 +129,7 @@ func (p *parsedRecord) record() (parse.Record, error) {
 	if err != nil {
 		return parse.Record{}, fmt.Errorf("occurred_at: %w", err)
 	}
-	cost, err := parse.ParseMoney(p.CostUSD.String())
+	cost, err := parse.ParseMoney(p.cost())
 	if err != nil {
 		return parse.Record{}, fmt.Errorf("cost_usd: %w", err)
 	}
@@ -150,6 +150,15 @@ func (p *parsedRecord) record() (parse.Record, error) {
 	return r, nil
 }
 
+// cost is the cost's exact decimal text; an unpriced record prints null
+// and is stored as 0 (cost_source says why).
+func (p *parsedRecord) cost() string {
+	if p.CostUSD == "" {
+		return "0"
+	}
+	return p.CostUSD.String()
+}
+
 func (p *parsedRecord) csvRow(row []string) {
 	dur := ""
 	if p.DurationMS != nil {
@@ -165,7 +174,7 @@ func (p *parsedRecord) csvRow(row []string) {
 	row[8] = strconv.FormatInt(p.CachedInputTokens, 10)
 	row[9] = strconv.FormatInt(p.OutputTokens, 10)
 	row[10] = strconv.FormatInt(p.TotalTokens, 10)
-	row[11], row[12], row[13] = p.CostUSD.String(), p.CostSource, dur
+	row[11], row[12], row[13] = p.cost(), p.CostSource, dur
 	row[14], row[15], row[16] = strconv.FormatBool(p.Success), str(p.ErrorType), attrs
 }
 

@@ -179,10 +179,11 @@ func (r *runner) throughput(ctx context.Context) (s Section, err error) {
 		}
 	}()
 	sm := StartSampler(dr.d.Pid(), time.Second)
+	defer sm.Stop()
+	sm.SetPhase("write")
 	start := time.Now()
 	written, werr := dr.app.Run(ctx, c.ThroughputDuration)
 	took := time.Since(start)
-	samples := sm.Stop()
 	if werr != nil {
 		return s, werr
 	}
@@ -190,18 +191,25 @@ func (r *runner) throughput(ctx context.Context) (s Section, err error) {
 	if err != nil {
 		return s, err
 	}
+	sm.SetPhase("drain")
 	drain, got, err := dr.waitRows(ctx, written, 2*time.Minute)
 	if err != nil {
 		return s, err
 	}
-	share, _ := CPUShare(samples, "")
+	samples := sm.Stop()
+	share, _ := CPUShare(samples, "write")
+	var total time.Duration
+	if len(samples) > 1 {
+		total = samples[len(samples)-1].CPU - samples[0].CPU
+	}
 	backlog := written - atEnd
 	// Kept up: what was behind when the writer stopped is at most one
 	// second of input, i.e. the daemon was not falling further behind.
 	kept := float64(backlog) <= float64(c.ThroughputRate)
 	s.Rows = append(s.Rows,
 		Row{What: "records appended", Figure: fmt.Sprintf("%d in %s (%s records/s)", written, secs(took), si(float64(written)/took.Seconds()))},
-		Row{What: "CPU, share of one core", Figure: pct(share)},
+		Row{What: "CPU while appending, share of one core", Figure: pct(share)},
+		Row{What: "CPU per record (appending + catching up)", Figure: fmt.Sprintf("%.2f µs (%s)", float64(total.Microseconds())/float64(written), secs(total))},
 		Row{What: "RSS (max of VmRSS each second)", Figure: mib(MaxRSS(samples, ""))},
 		Row{What: "rows when the writer stopped", Figure: fmt.Sprintf("%d (%d behind)", atEnd, backlog),
 			Target: "≤ 1 s of input behind", Met: met(kept), Ratio: fmt.Sprintf("%.3f of written", float64(atEnd)/float64(written))},
@@ -254,6 +262,8 @@ func (r *runner) outage(ctx context.Context, server string) (s Section, err erro
 	}()
 	waitWriter := func() result { stopWriter(); return <-wres }
 
+	var downAt time.Time
+	var downFor time.Duration
 	steps := func() error {
 		if err := sleep(ctx, c.OutageCalm); err != nil {
 			return err
@@ -261,6 +271,7 @@ func (r *runner) outage(ctx context.Context, server string) (s Section, err erro
 		sm.SetPhase("during")
 		r.log.Info("outage: stopping", "server", server)
 		restarted = false
+		downAt = time.Now()
 		if err := stop(ctx); err != nil {
 			return err
 		}
@@ -272,6 +283,7 @@ func (r *runner) outage(ctx context.Context, server string) (s Section, err erro
 			return err
 		}
 		restarted = true
+		downFor = time.Since(downAt)
 		sm.SetPhase("after")
 		return sleep(ctx, c.OutageCalm)
 	}
@@ -308,6 +320,7 @@ func (r *runner) outage(ctx context.Context, server string) (s Section, err erro
 			Ratio: ratio(float64(during), float64(before)) + " during vs before"},
 		Row{What: "records written / rows / points", Figure: fmt.Sprintf("%d / %d / %d", w.n, got, points),
 			Target: "exactly equal", Met: met(got == w.n && points == w.n)},
+		Row{What: "server down (stop begun → answering again)", Figure: secs(downFor)},
 		Row{What: "all stored, after the writer stopped", Figure: secs(caughtUp)},
 	)
 	return s, nil
