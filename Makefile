@@ -13,7 +13,7 @@ CACHE ?= $(or $(TOKENTAIL_CACHE),$(HOME)/.cache/tokentail)
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(CACHE)/bin/staticcheck
 
-.PHONY: build tools lint test fuzz bench testenv-start testenv-stop demo
+.PHONY: build tools lint test fuzz bench chaos testenv-start testenv-stop demo
 
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/tokentail ./cmd/tokentail
@@ -46,6 +46,10 @@ fuzz:
 
 bench:
 	@scripts/bench.sh
+
+# The long chaos run: 100 kill -9 per rotation mode, each database crashed mid-stream.
+chaos:
+	@scripts/chaos.sh
 
 testenv-start:
 	@scripts/testenv.sh start
