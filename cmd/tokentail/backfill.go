@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/tokentail/tokentail/internal/config"
 	"github.com/tokentail/tokentail/internal/pipeline"
+	"github.com/tokentail/tokentail/parse"
+	"github.com/tokentail/tokentail/rules"
+	"github.com/tokentail/tokentail/rules/notify"
 )
 
 func (m *Main) runBackfill(ctx context.Context, args []string) error {
@@ -23,6 +27,7 @@ func (m *Main) runBackfill(ctx context.Context, args []string) error {
 	batch := fs.Int("batch-size", 0, "records per batch (default: postgres.batch_size, else 5000)")
 	workers := fs.Int("workers", 0, "files parsed at once (default: number of CPUs)")
 	progress := fs.Bool("progress", isTerminal(m.Stderr), "show progress on stderr (default: when stderr is a terminal)")
+	alerts := fs.Bool("alerts", false, "also evaluate the rules (rules_file) on the history and send what they fire to the notifiers")
 	fs.Usage = func() {
 		fmt.Fprintln(m.Stderr, "Usage: tokentail backfill [--config FILE] PATH_OR_GLOB...\n\nReads old log files (plain or .gz) once, writes every record to the configured\ndatabases and exits. Idempotent: running it again adds nothing already stored.")
 		fs.PrintDefaults()
@@ -58,6 +63,15 @@ func (m *Main) runBackfill(ctx context.Context, args []string) error {
 		}
 		total += st.Size()
 	}
+	var rulesFile *rules.File
+	if *alerts {
+		if cfg.RulesFile == "" {
+			return usagef("%s: --alerts needs a rules_file in the config", cfg.File)
+		}
+		if rulesFile, err = rules.Load(cfg.RulesFile); err != nil {
+			return err
+		}
+	}
 	log := newLogger(m.Stderr, cfg.Log)
 	prices, err := pipeline.PriceTable(cfg)
 	if err != nil {
@@ -88,6 +102,64 @@ func (m *Main) runBackfill(ctx context.Context, args []string) error {
 			return fmt.Errorf("backfill interrupted: run the same command again to finish (it adds nothing twice)")
 		}
 		return fmt.Errorf("backfill: %w", err)
+	}
+	if rulesFile != nil {
+		return m.backfillAlerts(ctx, cfg, *source, prices, files, rulesFile, log)
+	}
+	return nil
+}
+
+func queued(d *notify.Dispatcher) int {
+	n := 0
+	for _, s := range d.Stats() {
+		n += s.Queued
+	}
+	return n
+}
+
+// backfillAlerts replays the history through the rules, in event-time
+// order exactly as `rules test` does, and sends the transitions to the
+// notifiers.
+func (m *Main) backfillAlerts(ctx context.Context, cfg *config.Config, source string, prices *parse.PriceTable,
+	files []string, f *rules.File, log *slog.Logger) error {
+	disp := notify.NewDispatcher(f, notify.Options{Logger: log.With("component", "notify")})
+	defer disp.Close()
+	eng := rules.New(f, log.With("component", "rules"))
+	var firing, resolved int
+	st, _, err := replayFiles(ctx, cfg, source, prices, files, eng, func(t *rules.Transition) error {
+		if t.Firing {
+			firing++
+		} else {
+			resolved++
+		}
+		disp.Notify([]rules.Transition{*t}, time.Now())
+		// History can fire faster than receivers take it: wait for the
+		// queues rather than drop (Notify never blocks).
+		for queued(disp) > 100 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("backfill --alerts: %w", err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := disp.Drain(dctx); err != nil {
+		log.Warn("some notifications were not delivered in time", "err", err)
+	}
+	var sent, failed, dropped uint64
+	for _, s := range disp.Stats() {
+		sent, failed, dropped = sent+uint64(s.Sent), failed+uint64(s.Failed), dropped+uint64(s.Dropped)
+	}
+	fmt.Fprintf(m.Stdout, "alerts: %d records replayed, %d firing and %d resolved transitions; notifications %d sent, %d failed, %d dropped\n",
+		st.Records, firing, resolved, sent, failed, dropped)
+	if failed+dropped > 0 {
+		return fmt.Errorf("backfill --alerts: %d notifications could not be delivered (see the log)", failed+dropped)
 	}
 	return nil
 }

@@ -123,39 +123,10 @@ func (m *Main) runRulesTest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var streams []rules.Stream
-	// Each file is parsed in its own goroutine, with its own parser and
-	// counts: a parse.Parser is not safe for concurrent use.
-	counts := make([]pipeline.Counts, len(files))
-	var wg sync.WaitGroup
-	defer wg.Wait() // runs after every stream's close (defers run last first)
-	for _, file := range files {
-		src := replaySource(cfg, *source, file)
-		p, err := parse.NewParser(pipeline.ParserConfig(src, prices))
-		if err != nil {
-			return fmt.Errorf("source %s: %w", src.Name, err)
-		}
-		r, err := tailer.OpenFile(file, nil)
-		if err != nil {
-			return fmt.Errorf("rules test: %w", err)
-		}
-		defer r.Close()
-		maxLine := int(src.MaxLineBytes)
-		fsm := &fileStream{
-			ctx:   ctx,
-			name:  file,
-			fp:    &pipeline.FileParser{Parser: p, Decoder: parse.NewDecoder(pipeline.Format(src), file, maxLine), Counts: &counts[len(streams)]},
-			lines: tailer.NewLineReader(r, 0, maxLine, true),
-			now:   time.Now(),
-		}
-		streams = append(streams, fsm)
-		fsm.start(&wg)
-		defer fsm.close()
-	}
 	out := bufio.NewWriterSize(m.Stdout, 64<<10)
 	var buf []byte
 	eng := rules.New(f, nil)
-	st, err := rules.Replay(eng, streams, func(t *rules.Transition) error {
+	st, counts, err := replayFiles(ctx, cfg, *source, prices, files, eng, func(t *rules.Transition) error {
 		buf = append(t.AppendJSON(buf[:0]), '\n')
 		_, err := out.Write(buf)
 		return err
@@ -187,6 +158,45 @@ func (m *Main) runRulesTest(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(m.Stderr)
 	return nil
+}
+
+// replayFiles replays files through eng in event-time order, calling emit
+// for each transition: what `rules test` prints and `backfill --alerts`
+// notifies. Files are parsed in parallel; the engine runs in the caller's
+// goroutine.
+func replayFiles(ctx context.Context, cfg *config.Config, source string, prices *parse.PriceTable, files []string,
+	eng *rules.Engine, emit func(*rules.Transition) error) (rules.ReplayStats, []pipeline.Counts, error) {
+	var streams []rules.Stream
+	// Each file is parsed in its own goroutine, with its own parser and
+	// counts: a parse.Parser is not safe for concurrent use.
+	counts := make([]pipeline.Counts, len(files))
+	var wg sync.WaitGroup
+	defer wg.Wait() // runs after every stream's close (defers run last first)
+	for _, file := range files {
+		src := replaySource(cfg, source, file)
+		p, err := parse.NewParser(pipeline.ParserConfig(src, prices))
+		if err != nil {
+			return rules.ReplayStats{}, nil, fmt.Errorf("source %s: %w", src.Name, err)
+		}
+		r, err := tailer.OpenFile(file, nil)
+		if err != nil {
+			return rules.ReplayStats{}, nil, fmt.Errorf("replay: %w", err)
+		}
+		defer r.Close()
+		maxLine := int(src.MaxLineBytes)
+		fsm := &fileStream{
+			ctx:   ctx,
+			name:  file,
+			fp:    &pipeline.FileParser{Parser: p, Decoder: parse.NewDecoder(pipeline.Format(src), file, maxLine), Counts: &counts[len(streams)]},
+			lines: tailer.NewLineReader(r, 0, maxLine, true),
+			now:   time.Now(),
+		}
+		streams = append(streams, fsm)
+		fsm.start(&wg)
+		defer fsm.close()
+	}
+	st, err := rules.Replay(eng, streams, emit)
+	return st, counts, err
 }
 
 // replaySource picks the settings a file is read with, as backfill does.
