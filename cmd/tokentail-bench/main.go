@@ -126,11 +126,16 @@ func findRepo() (string, error) {
 }
 
 // invocation is the command that reproduces this run: make bench with the
-// BENCH_* variables that were set.
+// BENCH_* variables that were set, but for those that change no figure.
 func invocation() string {
 	var vars []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "BENCH_") {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "BENCH_DIR", "BENCH_KEEP", "BENCH_OUT":
+			continue
+		}
+		if strings.HasPrefix(name, "BENCH_") {
 			vars = append(vars, kv)
 		}
 	}

@@ -36,6 +36,9 @@ func (r *runner) parse(ctx context.Context) (Section, error) {
 		s.Rows = append(s.Rows, Row{What: "noise lines skipped (BenchmarkParse_Noise)",
 			Figure: fmt.Sprintf("%s lines/s, %.0f allocs/op", si(res.Noise.rate("lines/s")), res.Noise.Metrics["allocs/op"])})
 	}
+	if res.CPU != "" {
+		s.Notes = append(s.Notes, "go test reports cpu: "+res.CPU)
+	}
 	return s, nil
 }
 
@@ -134,6 +137,7 @@ func (r *runner) backfill(ctx context.Context) (Section, error) {
 		rawInflux += l.rawInflux
 	}
 	n := float64(man.Records) * float64(len(loads))
+	r.rawInfluxRate = n / rawInflux.Seconds()
 	cpuPerRec := float64(tt.CPU().Microseconds()) / n
 	wallRatio := tt.Wall.Seconds() / raw.Seconds()
 	last := loads[len(loads)-1]

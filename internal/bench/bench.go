@@ -20,6 +20,9 @@ type runner struct {
 	loggen string // tokentail-loggen
 	srv    *Servers
 	log    *slog.Logger
+	// rawInfluxRate is the points/s of the raw InfluxDB load (backfill
+	// part), 0 when it did not run: no client can go faster on this machine.
+	rawInfluxRate float64
 }
 
 // Run measures the parts cfg selects and returns the report. A part that

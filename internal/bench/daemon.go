@@ -216,6 +216,9 @@ func (r *runner) throughput(ctx context.Context) (s Section, err error) {
 		Row{What: "all rows stored", Figure: fmt.Sprintf("%d / %d, %s after the writer stopped", got, written, ms(drain)),
 			Target: "all", Met: met(got == written)},
 	)
+	if r.rawInfluxRate > 0 && r.rawInfluxRate < float64(c.ThroughputRate) {
+		s.Notes = append(s.Notes, fmt.Sprintf("the raw InfluxDB load of the backfill part reached %s points/s on this machine, below the %d records/s asked here: InfluxDB, not tokentail, sets the ceiling", si(r.rawInfluxRate), c.ThroughputRate))
+	}
 	return s, nil
 }
 

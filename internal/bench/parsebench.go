@@ -51,6 +51,8 @@ func ParseGoBench(out string) []GoBench {
 // ParseResult is the parser's figures.
 type ParseResult struct {
 	Record, Baseline, Noise GoBench
+	// CPU is go test's "cpu:" line (the hypervisor's name may differ from /proc/cpuinfo's).
+	CPU string
 }
 
 // runParseBench runs the parser benchmarks of package ./parse.
@@ -62,6 +64,11 @@ func runParseBench(ctx context.Context, repo string) (ParseResult, error) {
 		return ParseResult{}, fmt.Errorf("go test -bench Parse_ ./parse: %w: %s", err, lastLines(string(out), 10))
 	}
 	var r ParseResult
+	for _, line := range strings.Split(string(out), "\n") {
+		if cpu, ok := strings.CutPrefix(line, "cpu: "); ok {
+			r.CPU = strings.TrimSpace(cpu)
+		}
+	}
 	for _, b := range ParseGoBench(string(out)) {
 		switch b.Name {
 		case "BenchmarkParse_Record":
