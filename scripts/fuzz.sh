@@ -17,13 +17,29 @@ if [[ -z $targets ]]; then
 	exit 0
 fi
 
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# spurious OUTPUT: the failure is Go's own race at the end of a duration-based -fuzztime
+# (go.dev/issue/75804, fixed in Go 1.27): a bare "context deadline exceeded" with no failing
+# input. A real finding prints "Failing input written to" (a crash) or "fuzzing process hung"
+# (an input that hangs), and still fails the run.
+spurious() {
+	grep -q '^    context deadline exceeded$' "$1" &&
+		! grep -qE 'Failing input written to|fuzzing process hung|panic:' "$1"
+}
+
 failed=()
 n=0
 while read -r dir name; do
 	n=$((n + 1))
 	echo "fuzz: $name in ./$dir for $fuzztime"
-	if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "./$dir"; then
-		failed+=("$dir $name")
+	if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "./$dir" 2>&1 | tee "$out"; then
+		if spurious "$out"; then
+			echo "fuzz: $name: ignoring Go's spurious \"context deadline exceeded\" at the end of -fuzztime (go.dev/issue/75804); no failing input was found"
+		else
+			failed+=("$dir $name")
+		fi
 	fi
 done <<<"$targets"
 
