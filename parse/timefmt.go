@@ -97,6 +97,9 @@ func epochTime(f float64, text []byte) (time.Time, bool) {
 	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
 		return time.Time{}, false
 	}
+	if t, ok := exactEpochSeconds(text); ok && f < 1e11 {
+		return t, true
+	}
 	if n, ok := atoiAll(text); ok && f >= 1e11 {
 		switch {
 		case f < 1e14:
@@ -181,4 +184,37 @@ func leadingTime(b []byte) (time.Time, bool) {
 		}
 	}
 	return parseTimeText(b[:end])
+}
+
+// exactEpochSeconds reads "1763892000.123" without going through a float, so
+// the nanoseconds are exactly the digits written (a float would turn .123
+// into .122999808, and the time would look more precise than it is).
+func exactEpochSeconds(b []byte) (time.Time, bool) {
+	dot := -1
+	for i, c := range b {
+		if c == '.' {
+			if dot >= 0 {
+				return time.Time{}, false
+			}
+			dot = i
+			continue
+		}
+		if c < '0' || c > '9' {
+			return time.Time{}, false
+		}
+	}
+	if dot <= 0 {
+		return time.Time{}, false
+	}
+	sec, ok := atoiAll(b[:dot])
+	if !ok {
+		return time.Time{}, false
+	}
+	var ns int64
+	scale := int64(100_000_000)
+	for _, c := range b[dot+1:] {
+		ns += int64(c-'0') * scale
+		scale /= 10
+	}
+	return time.Unix(sec, ns).UTC(), true
 }
