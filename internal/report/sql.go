@@ -19,17 +19,27 @@ func (s *statement) arg(v any) string {
 	return "$" + strconv.Itoa(len(s.args))
 }
 
-// expr is the SQL expression of a dimension. Time buckets are text labels
-// that sort in time order, so every key scans as a nullable string.
+// expr is the SQL expression of a dimension. A time bucket is the local
+// timestamp that starts it; label turns it into text once the rows are
+// grouped, because to_char on every row costs more than the grouping.
 func (s *statement) expr(d Dimension, tz string) string {
 	switch d.kind {
 	case dimTime:
-		u := timeUnits[d.Name]
-		return fmt.Sprintf("to_char(date_trunc('%s', occurred_at AT TIME ZONE %s), '%s')", u[0], s.arg(tz), u[1])
+		return fmt.Sprintf("date_trunc('%s', occurred_at AT TIME ZONE %s)", timeUnits[d.Name][0], s.arg(tz))
 	case dimAttribute:
 		return "attributes->>" + s.arg(d.Name) + "::text"
 	}
 	return d.column
+}
+
+// label is the text of key k of dimension d in the output: time buckets
+// as "2024-05-01", which sorts in time order, so every key scans as a
+// nullable string.
+func label(d Dimension, k string) string {
+	if d.kind == dimTime {
+		return fmt.Sprintf("to_char(%s, '%s')", k, timeUnits[d.Name][1])
+	}
+	return k
 }
 
 // where appends the range and the filters. Positive filters on one field
@@ -140,9 +150,9 @@ func build(q *Query) *statement {
 		}
 		arr := make([]string, n)
 		for i, d := range q.By {
-			arr[i] = s.expr(d, tz)
+			arr[i] = s.expr(d, tz) + "::text"
 		}
-		fmt.Fprintf(&s.sql, " AND ARRAY[%s] IN (SELECT ARRAY[%s] FROM kept)", strings.Join(arr, ", "), strings.Join(keys, ", "))
+		fmt.Fprintf(&s.sql, " AND ARRAY[%s] IN (SELECT ARRAY[%s] FROM kept)", strings.Join(arr, ", "), strings.Join(keys, "::text, ")+"::text")
 	}
 
 	s.sql.WriteString("WITH ")
@@ -221,7 +231,11 @@ g AS (SELECT total, %[1]scoalesce(sum(cost), 0) AS cost, coalesce(sum(requests),
 	if top {
 		groups = "(SELECT count(*) FROM s)"
 	}
-	fmt.Fprintf(&s.sql, "SELECT total, %s, %s(cost * %s::numeric)::text, requests, inp, cached, outp, errors, users, unpriced, ", groups, kl, s.arg(rate))
+	labels := make([]string, n)
+	for i, d := range q.By {
+		labels[i] = label(d, keys[i])
+	}
+	fmt.Fprintf(&s.sql, "SELECT total, %s, %s(cost * %s::numeric)::text, requests, inp, cached, outp, errors, users, unpriced, ", groups, listOf(labels), s.arg(rate))
 	fmt.Fprintf(&s.sql, "ARRAY(SELECT CASE WHEN x = %d THEN 0 ELSE exp((x + 0.5) / %d.0)::float8 END FROM unnest(latency) WITH ORDINALITY AS t(x, i) ORDER BY i) FROM g ORDER BY total DESC", zeroBucket, bucketsPerE)
 	// Leading time buckets read in time order; then the costliest first;
 	// the keys last make the order total, so output is reproducible.
