@@ -141,7 +141,11 @@ func writeRepriceSummary(w io.Writer, s *reprice.Summary, opts reprice.Options, 
 	}
 	tw.Flush()
 	if s.LostPrice > 0 {
-		fmt.Fprintf(w, "%d rows match no price any more and are now unpriced (cost 0): add their models to the pricing file and run reprice again to price them.\n", s.LostPrice)
+		state := "are now"
+		if s.DryRun {
+			state = "would become"
+		}
+		fmt.Fprintf(w, "%d rows match no price any more and %s unpriced (cost 0): add their models to the pricing file and run reprice again to price them.\n", s.LostPrice, state)
 	}
 	if s.Skipped > 0 {
 		fmt.Fprintf(w, "%d rows changed while being read (another reprice running?) and were left as found: run again to check them.\n", s.Skipped)
