@@ -166,36 +166,59 @@ func (f *Follower) examineRotated(p string, fi os.FileInfo, id devIno, startup b
 		}
 		// Another file on a reused inode: judged below.
 	}
-	if fi.ModTime().Before(f.rotatedSince) {
+	// A gzip file's own mtime is when it was compressed, which logrotate
+	// may do a rotation later; its header keeps the source's mtime (gzip
+	// records it, stdin included when that is a regular file). Zero when
+	// the compressor left it out.
+	var head []byte
+	gz, complete := false, true
+	mtime := fi.ModTime()
+	if isGzipName(p) {
+		var hdr time.Time
+		var err error
+		head, gz, complete, hdr, err = siblingHead(p)
+		if err != nil {
+			return false
+		}
+		if gz && !hdr.IsZero() {
+			mtime = hdr
+		}
+	}
+	if mtime.Before(f.rotatedSince) {
 		// Not modified since the horizon: whatever it holds was read and
 		// acknowledged before the positions were saved, or is history.
 		return true
 	}
-	head, gz, complete, err := siblingHead(p)
-	if err != nil {
-		return false
-	}
-	if !complete {
-		// A compressor is still writing it: look again later.
-		f.undecided = earliest(f.undecided, fi.ModTime())
-		return false
-	}
 	if startup && f.firstStart {
 		// No positions were ever saved: rotated files are history. One
 		// that is still written to is followed from its end from now on.
-		if !gz && !compressed {
+		if !compressed {
 			if fd, err := os.Open(p); err == nil {
-				f.rememberGone(id, fingerprintOf(head), lastLineEnd(fd, fi.Size()))
+				if h, err := readHead(fd); err == nil && !bytes.HasPrefix(h, gzipMagic) {
+					f.rememberGone(id, fingerprintOf(h), lastLineEnd(fd, fi.Size()))
+				}
 				fd.Close()
 			}
 		}
 		return true
 	}
+	if head == nil {
+		var err error
+		head, gz, complete, _, err = siblingHead(p)
+		if err != nil {
+			return false
+		}
+	}
+	if !complete {
+		// A compressor is still writing it: look again later.
+		f.undecided = earliest(f.undecided, mtime)
+		return false
+	}
 	switch f.knownContent(head) {
 	case contentKnown:
 		return true // a copy of a followed file or of one read to its end
 	case contentMaybe:
-		f.undecided = earliest(f.undecided, fi.ModTime())
+		f.undecided = earliest(f.undecided, mtime)
 		return false
 	}
 	if compressed && !gz {
@@ -301,37 +324,44 @@ func plainHead(path string) ([]byte, error) {
 	return readHead(fd)
 }
 
+// isGzipName says whether a name ends in .gz.
+func isGzipName(name string) bool {
+	return len(name) > 3 && strings.EqualFold(name[len(name)-3:], ".gz")
+}
+
 // siblingHead returns the first bytes of a file, decompressed when it is
-// gzip, and whether they are all there: a gzip stream that ends early is
-// still being written (or broken), and cannot be judged by its head yet.
-func siblingHead(path string) (head []byte, gz, complete bool, err error) {
+// gzip (with the mtime its header records), and whether they are all
+// there: a gzip stream that ends early is still being written (or broken),
+// and cannot be judged by its head yet.
+func siblingHead(path string) (head []byte, gz, complete bool, mtime time.Time, err error) {
 	fd, err := os.Open(path)
 	if err != nil {
-		return nil, false, false, err
+		return nil, false, false, time.Time{}, err
 	}
 	defer fd.Close()
 	br := bufio.NewReaderSize(fd, 4096)
 	if magic, err := br.Peek(2); err != nil || !bytes.Equal(magic, gzipMagic) {
 		head, err := readHead(br)
-		return head, false, err == nil, err
+		return head, false, err == nil, time.Time{}, err
 	}
 	zr, err := gzip.NewReader(br)
 	if err != nil {
-		return nil, true, false, nil
+		return nil, true, false, time.Time{}, nil
 	}
 	defer zr.Close()
+	mtime = zr.Header.ModTime
 	buf := make([]byte, FingerprintMax)
 	n, err := io.ReadFull(zr, buf)
 	switch {
 	case err == nil || err == io.EOF:
-		return buf[:n], true, true, nil
+		return buf[:n], true, true, mtime, nil
 	case errors.Is(err, io.ErrUnexpectedEOF) && n < FingerprintMax:
 		// Either a short file, complete, or a stream cut short: only
 		// reading on tells.
 		_, err = io.Copy(io.Discard, zr)
-		return buf[:n], true, err == nil, nil
+		return buf[:n], true, err == nil, mtime, nil
 	}
-	return nil, true, false, nil
+	return nil, true, false, mtime, nil
 }
 
 // fpSet remembers fingerprints, the oldest forgotten past a bound.

@@ -1,6 +1,8 @@
 package tailer
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"os"
 	"path/filepath"
@@ -202,6 +204,14 @@ func TestFollower_RotatedOlderThanSave(t *testing.T) {
 	setMtime(t, p+".2.gz", h.Add(-time.Minute))
 	writeFile(t, p+".3", records(300, 303))
 	setMtime(t, p+".3", h.Add(time.Second))
+	// Compressed after the save (logrotate's delaycompress) from a file
+	// last written before it: the gzip header keeps the source's mtime.
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.ModTime = h.Add(-time.Minute)
+	zw.Write([]byte(records(400, 403)))
+	zw.Close()
+	writeFile(t, p+".4.gz", buf.String())
 
 	tf2 := follow(t, Options{Globs: glob, Known: known})
 	exactlyOnce(t, tf2.drainAll(), [2]int{300, 303})
