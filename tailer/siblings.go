@@ -167,9 +167,8 @@ func (f *Follower) examineRotated(p string, fi os.FileInfo, id devIno, startup b
 		// Another file on a reused inode: judged below.
 	}
 	// A gzip file's own mtime is when it was compressed, which logrotate
-	// may do a rotation later; its header keeps the source's mtime (gzip
-	// records it, stdin included when that is a regular file). Zero when
-	// the compressor left it out.
+	// may do a rotation later; its header keeps the source's mtime when the
+	// compressor recorded one (zero otherwise: then the file's is used).
 	var head []byte
 	gz, complete := false, true
 	mtime := fi.ModTime()
