@@ -296,8 +296,7 @@ func (r *runner) outage(ctx context.Context, server string) (s Section, err erro
 		return s, err
 	}
 	stopped := time.Now()
-	_, got, err := dr.waitRows(ctx, w.n, 5*time.Minute)
-	if err != nil {
+	if _, _, err := dr.waitRows(ctx, w.n, 5*time.Minute); err != nil {
 		return s, err
 	}
 	var points int64
@@ -311,7 +310,7 @@ func (r *runner) outage(ctx context.Context, server string) (s Section, err erro
 	}
 	caughtUp := time.Since(stopped)
 	// Exactly: not one more either (a duplicate would be a second row).
-	got, err = dr.rows(ctx)
+	got, err := dr.rows(ctx)
 	if err != nil {
 		return s, err
 	}
