@@ -24,7 +24,7 @@ func (m *Main) runBackfill(ctx context.Context, args []string) error {
 	fs.SetOutput(m.Stderr)
 	configPath := configFlag(fs)
 	source := fs.String("source", "", "read every file with this source's settings (default: the source whose paths match, else the first)")
-	batch := fs.Int("batch-size", 0, "records per batch (default: postgres.batch_size, else 5000)")
+	batch := fs.Int("batch-size", 20000, "records per batch: larger than the daemon's batch_size, which is tuned for latency; a backfill wants throughput")
 	workers := fs.Int("workers", 0, "files parsed at once (default: number of CPUs)")
 	progress := fs.Bool("progress", isTerminal(m.Stderr), "show progress on stderr (default: when stderr is a terminal)")
 	alerts := fs.Bool("alerts", false, "also evaluate the rules (rules_file) on the history and send what they fire to the notifiers")
@@ -82,8 +82,8 @@ func (m *Main) runBackfill(ctx context.Context, args []string) error {
 		return err
 	}
 	defer ws.Close()
-	if *batch == 0 && cfg.Postgres != nil {
-		*batch = cfg.Postgres.BatchSize
+	if *batch <= 0 {
+		return usagef("--batch-size must be positive")
 	}
 
 	prog := &pipeline.Progress{BytesTotal: total}

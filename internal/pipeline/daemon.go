@@ -24,10 +24,11 @@ type DaemonOptions struct {
 	Metrics *Metrics
 	// Listener serves /healthz, /readyz and /metrics; nil serves nothing.
 	Listener net.Listener
-	// PollInterval is the follower's fallback scan period; default 5s.
-	// Change events (fsnotify) drive reading; the poll only catches
-	// filesystems where events don't arrive, so it need not be frequent,
-	// and with hundreds of idle files every poll costs a stat per file.
+	// PollInterval is the follower's fallback scan period; default 2s.
+	// Change events (fsnotify) drive most reading, but some appends are only
+	// seen at the next poll (measured: p99 append-to-row 52 ms at 1s and 2s,
+	// 265 ms at 5s), and with hundreds of idle files every poll costs a stat
+	// per file (500 idle files: 1.0% of a core at 1s, 0.5% at 2s).
 	PollInterval time.Duration
 	// ReadyEvery is how often writers are pinged for /readyz; default 5s.
 	ReadyEvery time.Duration
@@ -71,7 +72,7 @@ func NewDaemon(o DaemonOptions) (*Daemon, error) {
 		o.ReadyEvery = 5 * time.Second
 	}
 	if o.PollInterval <= 0 {
-		o.PollInterval = 5 * time.Second
+		o.PollInterval = 2 * time.Second
 	}
 	return &Daemon{opts: o, metrics: o.Metrics, now: o.Now, stopping: make(chan struct{}), stats: map[string]*tailer.Stats{}}, nil
 }
