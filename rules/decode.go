@@ -116,7 +116,7 @@ func (d *decoder) fields(n *yaml.Node, path string, known []string, fn func(key 
 		}
 		seen[key] = true
 		if known != nil && !slices.Contains(known, key) {
-			d.problem(k, join(path, key), "unknown key%s", suggest(key, known))
+			d.problem(k, join(path, key), "unknown key%s", config.Suggest(key, known))
 			continue
 		}
 		fn(key, k, v)
@@ -234,90 +234,3 @@ func clip(s string) string {
 	}
 	return s[:n] + "..."
 }
-
-// suggest returns ` (did you mean "x"?)` when one of known is close to got.
-func suggest(got string, known []string) string {
-	best, bestDist := "", 1<<30
-	for _, k := range known {
-		if dd := editDistance(strings.ToLower(got), k); dd < bestDist {
-			best, bestDist = k, dd
-		}
-	}
-	if best == "" || bestDist > min(max(len(got)/3, 1), 3) {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance counts insertions, deletions, substitutions and swaps of
-// two neighbours.
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+c)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
-}
-
-// expand replaces ${VAR} and ${VAR:-default} in s, as internal/config does
-// for the config file ("$$" is a literal "$"; an unset VAR with no default is
-// an error).
-func expand(s string, getenv func(string) (string, bool)) (string, error) {
-	if getenv == nil || !strings.Contains(s, "$") {
-		return s, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '$' || i+1 == len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-			continue
-		case '{':
-		default:
-			b.WriteByte(c)
-			continue
-		}
-		end := strings.IndexByte(s[i+2:], '}')
-		if end < 0 {
-			return "", errors.New("unterminated ${ (no closing }); write $$ for a literal $")
-		}
-		name, def, hasDef := strings.Cut(s[i+2:i+2+end], ":-")
-		if !envNameRE.MatchString(name) {
-			return "", fmt.Errorf("invalid variable ${%s}; write ${NAME} or ${NAME:-default}", clip(name))
-		}
-		v, ok := getenv(name)
-		switch {
-		case hasDef && v == "":
-			v = def
-		case !ok:
-			return "", fmt.Errorf("environment variable %s is not set (give a default with ${%s:-default})", name, name)
-		}
-		b.WriteString(v)
-		i += 2 + end
-	}
-	return b.String(), nil
-}
-
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -118,7 +118,7 @@ func (d *decoder) notifier(n *yaml.Node, p string) (Notifier, bool) {
 					nf.Type = NotifierType(s)
 				default:
 					d.problem(v, kp, "unknown notifier type %q; use webhook, alertmanager, slack or log%s", clip(s),
-						suggest(s, []string{"webhook", "alertmanager", "slack", "log"}))
+						config.Suggest(s, []string{"webhook", "alertmanager", "slack", "log"}))
 				}
 			}
 		case "url":
@@ -128,7 +128,7 @@ func (d *decoder) notifier(n *yaml.Node, p string) (Notifier, bool) {
 				d.problem(v, kp, "expected a URL, got %s", kindName(v))
 				return
 			}
-			s, err := expand(v.Value, d.getenv)
+			s, err := expandEnv(v.Value, d.getenv)
 			if err != nil {
 				d.problem(v, kp, "%v", err)
 				return
@@ -213,14 +213,14 @@ func (d *decoder) rule(n *yaml.Node, p string, f *File, maxGroups int) (Rule, bo
 		case "metric":
 			if s, ok := d.str(v, kp); ok {
 				if !slices.Contains(metrics, s) {
-					d.problem(v, kp, "unknown metric %q; use one of %s%s", clip(s), metricNamesForHelp, suggest(s, metrics))
+					d.problem(v, kp, "unknown metric %q; use one of %s%s", clip(s), metricNamesForHelp, config.Suggest(s, metrics))
 				}
 				r.Metric = Metric(s)
 			}
 		case "aggregate":
 			if s, ok := d.str(v, kp); ok {
 				if !slices.Contains(aggregates, s) {
-					d.problem(v, kp, "unknown aggregate %q; use one of %s%s", clip(s), strings.Join(aggregates, ", "), suggest(s, aggregates))
+					d.problem(v, kp, "unknown aggregate %q; use one of %s%s", clip(s), strings.Join(aggregates, ", "), config.Suggest(s, aggregates))
 				}
 				r.Aggregate = Aggregate(s)
 			}
@@ -429,4 +429,13 @@ func (d *decoder) checkAggregate(r *Rule, p string, at func(string) *yaml.Node) 
 
 func (a Aggregate) percentile() bool {
 	return a == AggP50 || a == AggP90 || a == AggP95 || a == AggP99
+}
+
+// expandEnv expands ${VAR} as the config file does; with no getenv (tests,
+// `rules check` without an environment) values are kept as written.
+func expandEnv(s string, getenv func(string) (string, bool)) (string, error) {
+	if getenv == nil {
+		return s, nil
+	}
+	return config.Expand(s, getenv)
 }

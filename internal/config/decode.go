@@ -151,7 +151,7 @@ func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
 	if d.getenv == nil || n.Tag != "!!str" {
 		return n.Value, true
 	}
-	v, err := expand(n.Value, d.getenv)
+	v, err := Expand(n.Value, d.getenv)
 	if err != nil {
 		d.problem(n, path, "%v", err)
 		return "", false
@@ -318,7 +318,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) {
 		seen[key] = k
 		fi, ok := fields[key]
 		if !ok {
-			d.problem(k, kp, "unknown key%s", suggest(key, names))
+			d.problem(k, kp, "unknown key%s", Suggest(key, names))
 			continue
 		}
 		d.pos[kp] = Pos{k.Line, k.Column}

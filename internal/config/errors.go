@@ -72,8 +72,9 @@ type Pos struct {
 	Line, Column int
 }
 
-// suggest returns ` (did you mean "x"?)` when one of known is close to got.
-func suggest(got string, known []string) string {
+// Suggest returns ` (did you mean "x"?)` when one of known is close to got,
+// else "". The config and rules files share it.
+func Suggest(got string, known []string) string {
 	best, bestDist := "", 1<<30
 	lg := strings.ToLower(got)
 	for _, k := range known {

@@ -5,13 +5,14 @@ import (
 	"strings"
 )
 
-// expand replaces ${VAR} and ${VAR:-default} in s with values from getenv.
+// Expand replaces ${VAR} and ${VAR:-default} in s with values from getenv.
+// The config and rules files share it.
 // "$$" is a literal "$"; a "$" not followed by "{" or "$" is kept as is, so
 // passwords holding a lone "$" need no escaping. ${VAR:-default} uses the
 // default when VAR is unset or empty, as the shell does. An unset VAR
 // without a default is an error, never a silent empty string: an empty DSN
 // or token would fail later and far from its cause.
-func expand(s string, getenv func(string) (string, bool)) (string, error) {
+func Expand(s string, getenv func(string) (string, bool)) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
 	}

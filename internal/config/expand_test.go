@@ -38,18 +38,18 @@ func TestExpand_Variables(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := expand(tt.in, env)
+			got, err := Expand(tt.in, env)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("expand(%q): got (%q, %v), want error containing %q", tt.in, got, err, tt.wantErr)
+					t.Fatalf("Expand(%q): got (%q, %v), want error containing %q", tt.in, got, err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("expand(%q): got error %v", tt.in, err)
+				t.Fatalf("Expand(%q): got error %v", tt.in, err)
 			}
 			if got != tt.want {
-				t.Errorf("expand(%q): got %q, want %q", tt.in, got, tt.want)
+				t.Errorf("Expand(%q): got %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}

@@ -50,7 +50,7 @@ func (v *validator) add(key, format string, args ...any) {
 
 func (v *validator) oneOf(key, got string, allowed ...string) {
 	if !slices.Contains(allowed, got) {
-		v.add(key, "%q is not one of %s%s", clip(got), strings.Join(allowed, ", "), suggest(got, allowed))
+		v.add(key, "%q is not one of %s%s", clip(got), strings.Join(allowed, ", "), Suggest(got, allowed))
 	}
 }
 
@@ -156,7 +156,7 @@ func (s *Source) validate(v *validator, key string, names map[string]int, i int)
 		fk := key + ".fields." + k
 		if !slices.Contains(RecordFields, k) {
 			v.add(fk, "%q is not a record field%s; the record fields are %s",
-				clip(k), suggest(k, RecordFields), strings.Join(RecordFields, ", "))
+				clip(k), Suggest(k, RecordFields), strings.Join(RecordFields, ", "))
 		}
 		if s.Fields[k] == "" {
 			v.add(fk, "empty log field name")
