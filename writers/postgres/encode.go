@@ -34,6 +34,9 @@ type copyReader struct {
 	buf  []byte
 	off  int // read position in buf
 	done bool
+	// tainted is set once a COPY reading it failed: pgconn's goroutine may
+	// still read it, so it is never reset or reused.
+	tainted bool
 }
 
 // copyChunk is how much is encoded per refill: pgconn sends 64 KiB messages.

@@ -73,6 +73,9 @@ func (w *Writer) writeAttempt(ctx context.Context, recs []parse.Record) (Result,
 	defer conn.Release()
 	cr := w.getReader()
 	defer func() {
+		if cr.tainted {
+			return // an orphaned pgconn goroutine may still read it: never reuse
+		}
 		cr.reset(nil) // a pooled reader must not keep the batch alive
 		w.bufs.Put(cr)
 	}()
@@ -80,7 +83,7 @@ func (w *Writer) writeAttempt(ctx context.Context, recs []parse.Record) (Result,
 	// Fast path: no savepoint, no staging, one round trip of data.
 	var n int64
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		n, err = copyRows(ctx, tx, cr, copyEventsSQL, recs)
+		n, err = copyRows(ctx, tx, &cr, copyEventsSQL, recs)
 		if err == nil && w.testHook != nil {
 			w.testHook("copied", tx.Conn().PgConn().PID())
 		}
@@ -97,7 +100,7 @@ func (w *Writer) writeAttempt(ctx context.Context, recs []parse.Record) (Result,
 	// Slow path, still one transaction: bisect under savepoints.
 	var s slowPath
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		s = slowPath{cr: cr}
+		s = slowPath{cr: &cr}
 		if dup {
 			if _, err := tx.Exec(ctx, createStageSQL); err != nil {
 				return fmt.Errorf("create staging table: %w", err)
@@ -136,10 +139,19 @@ func (w *Writer) getReader() *copyReader {
 }
 
 // copyRows runs one binary COPY of recs on tx's connection.
-func copyRows(ctx context.Context, tx pgx.Tx, cr *copyReader, sql string, recs []parse.Record) (int64, error) {
+//
+// When CopyFrom fails (a server error, or the connection lost) pgconn
+// returns without waiting for its goroutine that reads *crp: that goroutine
+// may still call Read. The reader is then marked tainted and replaced by a
+// fresh one, so that a later COPY never shares it (its orphaned reader would
+// steal bytes from the new stream).
+func copyRows(ctx context.Context, tx pgx.Tx, crp **copyReader, sql string, recs []parse.Record) (int64, error) {
+	cr := *crp
 	cr.reset(recs)
 	tag, err := tx.Conn().PgConn().CopyFrom(ctx, cr, sql)
 	if err != nil {
+		cr.tainted = true
+		*crp = &copyReader{buf: make([]byte, 0, copyChunk+4096)}
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
@@ -148,8 +160,8 @@ func copyRows(ctx context.Context, tx pgx.Tx, cr *copyReader, sql string, recs [
 // slowPath isolates duplicates and refused rows of a batch inside one
 // transaction.
 type slowPath struct {
-	cr      *copyReader
-	staged  bool // the staging table exists in this transaction
+	cr      **copyReader // the attempt's reader, replaced when a COPY fails
+	staged  bool         // the staging table exists in this transaction
 	res     Result
 	refused []parse.Reject
 }
