@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tokentail/tokentail/parse"
@@ -105,7 +104,9 @@ func Convert(in io.Reader, csvOut, lpOut io.Writer, batchSize int) (Converted, e
 		if c.Records%batchSize == 0 {
 			c.Batches = append(c.Batches, off)
 		}
-		line = appendPoint(line[:0], &rec)
+		if line, err = influx.AppendLine(line[:0], &rec); err != nil {
+			return c, fmt.Errorf("record %d: %w", c.Records+1, err)
+		}
 		if _, err := lw.Write(line); err != nil {
 			return c, err
 		}
@@ -183,69 +184,6 @@ func str(p *string) string {
 		return ""
 	}
 	return *p
-}
-
-// appendPoint encodes r as tokentail's InfluxDB writer does (writers/influx
-// lineproto.go, without labels or the user tag, which the bench configures
-// neither of).
-func appendPoint(b []byte, r *parse.Record) []byte {
-	b = append(b, "ai_usage"...)
-	b = appendTag(b, "error_type", r.ErrorType)
-	b = appendTag(b, "feature", r.Feature)
-	b = appendTag(b, "model", r.Model)
-	b = appendTag(b, "provider", r.Provider)
-	b = appendTag(b, "source", r.Source)
-	if r.Success {
-		b = append(b, ",status=ok"...)
-	} else {
-		b = append(b, ",status=error"...)
-	}
-	b = append(b, " input_tokens="...)
-	b = strconv.AppendInt(b, r.InputTokens, 10)
-	b = append(b, "i,cached_input_tokens="...)
-	b = strconv.AppendInt(b, r.CachedInputTokens, 10)
-	b = append(b, "i,output_tokens="...)
-	b = strconv.AppendInt(b, r.OutputTokens, 10)
-	b = append(b, "i,total_tokens="...)
-	b = strconv.AppendInt(b, r.TotalTokens, 10)
-	b = append(b, "i,cost_usd="...)
-	b = strconv.AppendFloat(b, r.Cost.Float64(), 'f', -1, 64)
-	if r.HasDuration {
-		b = append(b, ",duration_ms="...)
-		b = strconv.AppendFloat(b, r.DurationMS, 'f', -1, 64)
-	}
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, influx.PointTime(r), 10)
-	return append(b, '\n')
-}
-
-// appendTag appends ",key=value" with line protocol's escapes, nothing for
-// an empty value. Backslashes are replaced as the writer replaces the ones
-// some servers misread (see writers/influx): generated logs hold none.
-func appendTag(b []byte, key, value string) []byte {
-	if value == "" {
-		return b
-	}
-	b = append(b, ',')
-	b = append(b, key...)
-	b = append(b, '=')
-	for i := 0; i < len(value); i++ {
-		switch c := value[i]; c {
-		case '\n', '\r':
-			b = append(b, '\\', ' ')
-		case ',', ' ', '=':
-			b = append(b, '\\', c)
-		case '\\':
-			if i+1 < len(value) && strings.IndexByte("\\, =\n\r", value[i+1]) < 0 {
-				b = append(b, c)
-			} else {
-				b = append(b, '/')
-			}
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
 }
 
 type countWriter struct {

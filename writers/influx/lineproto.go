@@ -34,6 +34,14 @@ func newEncoder(measurement string, userTag bool) encoder {
 	}
 }
 
+// AppendLine appends r as the writer encodes it with its defaults
+// (measurement ai_usage, no user tag): for tools that must send exactly the
+// writer's points, such as the benchmark's raw load.
+func AppendLine(b []byte, r *parse.Record) ([]byte, error) {
+	e := encoder{measurement: []byte(DefaultMeasurement)}
+	return e.appendRecord(b, r)
+}
+
 // appendRecord appends r as one line (newline included) to b. It allocates
 // nothing: every number goes through strconv.Append*, every string is
 // escaped byte by byte into b.
