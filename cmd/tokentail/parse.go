@@ -171,17 +171,16 @@ func (c *parseCmd) run(ctx context.Context, src *config.Source, path string, r i
 		name = "-"
 	}
 	maxLine := int(src.MaxLineBytes)
-	dec := parse.NewDecoder(pipeline.Format(src), path, maxLine)
+	var counts pipeline.Counts
+	fp := &pipeline.FileParser{Parser: p, Decoder: parse.NewDecoder(pipeline.Format(src), path, maxLine), Counts: &counts}
 	lines := tailer.NewLineReader(r, 0, maxLine, true)
-	arena := parse.NewArena(1 << 20)
-	var rec parse.Record
-	var rej parse.Reject
+	b := &pipeline.Batch{Arena: parse.NewArena(1 << 20)}
 	for n := 0; ; n++ {
 		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			arena.Reset()
+			b.Arena.Reset()
 		}
 		line, err := lines.Next()
 		if errors.Is(err, io.EOF) {
@@ -190,35 +189,28 @@ func (c *parseCmd) run(ctx context.Context, src *config.Source, path string, r i
 		if err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
-		now := time.Now()
-		msg, res, detail := dec.Decode(line.Text, line.Offset, line.End)
-		if line.Truncated {
-			msg.TooLong = true
-		}
-		switch res {
-		case parse.Held:
-			continue
-		case parse.BadEnvelope:
-			p.RejectEnvelope(&msg, detail, now, arena, &rej)
-			c.printReject(name, &rej)
-			continue
-		}
-		switch p.Parse(&msg, now, arena, &rec, &rej) {
-		case parse.Parsed:
-			c.buf = rec.AppendJSON(c.buf[:0])
-			c.buf = append(c.buf, '\n')
-			if _, err := c.out.Write(c.buf); err != nil {
-				return fmt.Errorf("write stdout: %w", err)
-			}
-		case parse.Rejected:
-			c.printReject(name, &rej)
+		fp.Line(line, time.Now(), b)
+		if err := c.print(name, b); err != nil {
+			return err
 		}
 	}
-	if from, held := dec.HeldFrom(); held {
-		msg := parse.Message{File: path, Offset: from, End: lines.Offset(), Raw: []byte{}}
-		p.RejectEnvelope(&msg, "the file ends inside a partial line", time.Now(), arena, &rej)
-		c.printReject(name, &rej)
+	fp.Finish(path, lines.Offset(), time.Now(), b)
+	return c.print(name, b)
+}
+
+// print writes what the last line gave, and empties b.
+func (c *parseCmd) print(name string, b *pipeline.Batch) error {
+	for i := range b.Records {
+		c.buf = b.Records[i].AppendJSON(c.buf[:0])
+		c.buf = append(c.buf, '\n')
+		if _, err := c.out.Write(c.buf); err != nil {
+			return fmt.Errorf("write stdout: %w", err)
+		}
 	}
+	for i := range b.Rejects {
+		c.printReject(name, &b.Rejects[i])
+	}
+	b.Records, b.Rejects = b.Records[:0], b.Rejects[:0]
 	return nil
 }
 
