@@ -103,7 +103,7 @@ type Reject struct {
 	Offset int64
 	Reason Reason
 	Detail string // one short sentence for humans
-	Raw    []byte // the line, at most MaxRawReject bytes, content fields not removed: see Sanitize
+	Raw    []byte // the line, at most MaxRawReject bytes, content fields removed (SanitizeRaw)
 	At     time.Time
 }
 
