@@ -32,6 +32,8 @@ type Config struct {
 	// RulesFile is resolved against the config file's directory; "" = no rules.
 	RulesFile string `yaml:"rules_file,omitempty"`
 	HTTP      *HTTP  `yaml:"http,omitempty"`
+	// Report sets the currency `tokentail report` shows costs in; nil = USD.
+	Report *Report `yaml:"report,omitempty"`
 
 	// File is the path the config was read from (the name given to Parse).
 	File string `yaml:"-"`
@@ -131,6 +133,25 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 }
 
+// Report configures how `tokentail report` shows costs. Costs are stored in
+// USD; a report in another currency multiplies them by Rate.
+type Report struct {
+	// Currency is an ISO 4217 code: three upper-case letters.
+	Currency string `yaml:"currency"`
+	// Rate is units of Currency per 1 USD; it must be more than 0 unless
+	// Currency is USD (where it is ignored and 1 is used).
+	Rate float64 `yaml:"rate"`
+}
+
+// USDRate returns the factor that turns a USD amount into r's currency:
+// 1 for USD (or a nil Report), else Rate.
+func (r *Report) USDRate() float64 {
+	if r == nil || r.Currency == DefaultCurrency {
+		return 1
+	}
+	return r.Rate
+}
+
 // Defaults.
 const (
 	DefaultStateDir        = "/var/lib/tokentail"
@@ -181,6 +202,8 @@ func (i *InfluxDB) setDefaults() {
 func (p *PricingConfig) setDefaults() { p.Currency = DefaultCurrency }
 
 func (h *HTTP) setDefaults() { h.Listen = DefaultListen }
+
+func (r *Report) setDefaults() { r.Currency = DefaultCurrency }
 
 // Load reads, parses and validates the config file at path, with ${VAR}
 // taken from the process environment, and loads the pricing file it names.

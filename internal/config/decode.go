@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -224,6 +225,17 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Float64:
+		s, ok := d.scalar(n, path)
+		if !ok {
+			return
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			d.problem(n, path, "expected a number such as 0.92, got %q", clip(s))
+			return
+		}
+		v.SetFloat(f)
 	case reflect.Bool:
 		s, ok := d.scalar(n, path)
 		if !ok {

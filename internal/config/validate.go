@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -102,6 +103,9 @@ func (c *Config) Validate() error {
 		}
 		v.currency("pricing.currency", p.Currency)
 		v.prices("pricing.models", p.Models)
+	}
+	if r := c.Report; r != nil {
+		r.validate(v)
 	}
 	if h := c.HTTP; h != nil {
 		if _, _, err := splitListen(h.Listen); err != nil {
@@ -208,6 +212,25 @@ func (i *InfluxDB) validate(v *validator) {
 	v.positive("influxdb.batch_size", i.BatchSize)
 	v.positiveDuration("influxdb.batch_timeout", i.BatchTimeout)
 	v.positiveDuration("influxdb.timeout", i.Timeout)
+}
+
+// currencyCodeRE is the shape of an ISO 4217 code; which codes exist is
+// not checked (the list changes, and the rate is the user's anyway).
+var currencyCodeRE = regexp.MustCompile(`^[A-Z]{3}$`)
+
+func (r *Report) validate(v *validator) {
+	if !currencyCodeRE.MatchString(r.Currency) {
+		v.add("report.currency", "%q is not an ISO 4217 currency code: three upper-case letters such as USD or EUR", clip(r.Currency))
+		return
+	}
+	switch {
+	case r.Currency == DefaultCurrency:
+		if r.Rate != 0 && r.Rate != 1 {
+			v.add("report.rate", "must be 1 or unset for USD (costs are stored in USD), got %v", r.Rate)
+		}
+	case math.IsNaN(r.Rate) || math.IsInf(r.Rate, 0) || r.Rate <= 0:
+		v.add("report.rate", "required for %s: how many %s one USD is worth, more than 0 (e.g. rate: 0.92)", r.Currency, r.Currency)
+	}
 }
 
 // splitListen checks a host:port listen address.
