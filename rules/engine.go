@@ -43,7 +43,10 @@ type Engine struct {
 	seq      uint64 // records observed, to know a grouping's key is current
 	started  bool
 	lastTick int64 // index of the last evaluated tick (time / interval)
-	log      *slog.Logger
+	// fresh marks the rules that did not come from a previous engine
+	// (Continue): ObserveFresh feeds them history.
+	fresh []bool
+	log   *slog.Logger
 }
 
 // RuleStats are a rule's counters, for metrics.
@@ -61,21 +64,7 @@ type RuleStats struct {
 // New returns an engine for f's rules. log receives warnings (a group cap
 // hit); nil discards them.
 func New(f *File, log *slog.Logger) *Engine {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	e := &Engine{file: f, interval: int64(f.EvaluationInterval), offset: int64(f.QueryOffset), log: log}
-	groupings := map[string]*grouping{}
-	for i := range f.Rules {
-		rs := newRuleState(&f.Rules[i], i, f.EvaluationInterval)
-		name := groupingName(f.Rules[i].GroupBy)
-		if groupings[name] == nil {
-			groupings[name] = newGrouping(rs.groupBy)
-		}
-		rs.grouping = groupings[name]
-		e.rules = append(e.rules, rs)
-	}
-	return e
+	return Continue(f, log, nil)
 }
 
 // File returns the rules the engine runs.
@@ -127,6 +116,7 @@ func historyLen(r *Rule) int {
 
 type ruleState struct {
 	r       *Rule
+	hash    string // r.Hash: what carries its state over a reload
 	idx     int
 	step    int64 // ns
 	n, nb   int64 // buckets in the window and in the baseline span
@@ -156,7 +146,7 @@ type ruleState struct {
 }
 
 func newRuleState(r *Rule, idx int, interval time.Duration) *ruleState {
-	rs := &ruleState{r: r, idx: idx, step: int64(stepFor(r, interval)), isP: r.Period != "",
+	rs := &ruleState{r: r, hash: r.Hash(interval), idx: idx, step: int64(stepFor(r, interval)), isP: r.Period != "",
 		hist: historyLen(r), scale: metricScale(r.Metric),
 		curPeriod: math.MinInt64, pStart: math.MaxInt64, pEnd: math.MinInt64}
 	rs.stats.Rule = r.Name
@@ -297,6 +287,16 @@ func floorDiv(a, b int64) int64 {
 // Observe adds a record to every rule it matches. The record is not kept:
 // it may be reused once Observe returns.
 func (e *Engine) Observe(rec *parse.Record) {
+	e.observe(rec, false)
+}
+
+// ObserveFresh adds a record to the rules Fresh names only: history for the
+// rules a reload added or changed, which the others have already counted.
+func (e *Engine) ObserveFresh(rec *parse.Record) {
+	e.observe(rec, true)
+}
+
+func (e *Engine) observe(rec *parse.Record, freshOnly bool) {
 	e.rv.reset(rec)
 	e.seq++
 	t := rec.OccurredAt.UnixNano()
@@ -305,7 +305,10 @@ func (e *Engine) Observe(rec *parse.Record) {
 		lastT = e.lastTick * e.interval
 	}
 rules:
-	for _, rs := range e.rules {
+	for i, rs := range e.rules {
+		if freshOnly && !e.fresh[i] {
+			continue
+		}
 		for _, m := range rs.where {
 			if !m.match(&e.rv) {
 				continue rules
@@ -355,22 +358,53 @@ func (rs *ruleState) group(e *Engine) *group {
 	if slot < 0 {
 		slot = gr.add()
 	}
+	values := make([]string, len(rs.groupBy))
+	for i, f := range rs.groupBy {
+		values[i] = strings.Clone(e.rv.get(f))
+	}
+	return rs.newGroup(slot, string(gr.key), values)
+}
+
+// groupOf returns the group with these group_by values, creating it (as
+// Restore does); nil when the rule is at its max_groups.
+func (rs *ruleState) groupOf(values []string) *group {
+	gr := rs.grouping
+	key := strings.Join(values, "\xff")
+	slot, ok := gr.keys[key]
+	if ok && int(slot) < len(rs.groups) && rs.groups[slot] != nil {
+		return rs.groups[slot]
+	}
+	if rs.ngroups >= rs.r.MaxGroups {
+		rs.stats.GroupsDropped++
+		return nil
+	}
+	if !ok {
+		gr.key = append(gr.key[:0], key...)
+		slot = gr.add()
+		gr.seq = ^uint64(0) // the cached lookup was for another key
+	}
+	return rs.newGroup(slot, key, values)
+}
+
+// newGroup makes the group of key in slot, whose group_by values are values.
+func (rs *ruleState) newGroup(slot int32, key string, values []string) *group {
+	gr := rs.grouping
 	gr.refs[slot]++
-	g := &group{key: string(gr.key), slot: slot, ps: none, firingSince: none, cleared: none, born: math.MaxInt64}
+	g := &group{key: key, slot: slot, ps: none, firingSince: none, cleared: none, born: math.MaxInt64}
 	for i := range g.since {
 		g.since[i] = none
 	}
 	g.labels = append(Labels(nil), rs.base...)
-	for _, f := range rs.groupBy {
-		v := e.rv.get(f)
+	for i, f := range rs.groupBy {
+		v := values[i]
 		if v == "" {
 			continue // as Prometheus, an empty label is no label
 		}
-		i := slices.IndexFunc(g.labels, func(l Label) bool { return l.Name == f.name })
-		if i >= 0 {
-			g.labels[i].Value = strings.Clone(v)
+		j := slices.IndexFunc(g.labels, func(l Label) bool { return l.Name == f.name })
+		if j >= 0 {
+			g.labels[j].Value = v
 		} else {
-			g.labels = append(g.labels, Label{Name: f.name, Value: strings.Clone(v)})
+			g.labels = append(g.labels, Label{Name: f.name, Value: v})
 		}
 	}
 	slices.SortFunc(g.labels, func(a, b Label) int { return strings.Compare(a.Name, b.Name) })

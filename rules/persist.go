@@ -1,0 +1,252 @@
+package rules
+
+import (
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Hash identifies what a rule computes and when it fires: two rules with the
+// same hash keep the same data and alert state, so a reload or a restart
+// carries them over. Annotations and notifier routing are left out: editing
+// a summary must not reset a firing alert. The evaluation interval is in,
+// since it cuts windows into buckets.
+func (r *Rule) Hash(interval time.Duration) string {
+	var b strings.Builder
+	f := func(k string, v any) { fmt.Fprintf(&b, "%s=%v\x00", k, v) }
+	f("name", r.Name)
+	f("metric", r.Metric)
+	f("aggregate", r.Aggregate)
+	f("window", r.Window)
+	f("period", r.Period)
+	if r.Location != nil {
+		f("timezone", r.Location.String())
+	}
+	f("group_by", strings.Join(r.GroupBy, "\x01"))
+	for _, m := range r.Where {
+		f("where."+m.Field, m.Glob)
+	}
+	if r.Warning != nil {
+		f("warning", strconv.FormatFloat(*r.Warning, 'g', -1, 64))
+	}
+	if r.Critical != nil {
+		f("critical", strconv.FormatFloat(*r.Critical, 'g', -1, 64))
+	}
+	f("below", r.Below)
+	f("for", r.For)
+	f("keep_firing_for", r.KeepFiringFor)
+	f("min_count", r.MinCount)
+	f("baseline", r.Baseline)
+	f("zscore_over", r.ZScoreOver)
+	for _, l := range r.Labels {
+		f("label."+l.Name, l.Value)
+	}
+	f("max_groups", r.MaxGroups)
+	f("interval", interval)
+	h := fnv.New64a()
+	h.Write([]byte(b.String()))
+	return strconv.FormatUint(h.Sum64(), 16)
+}
+
+// Continue returns an engine for f that takes over, from prev, the data and
+// alert state of every rule whose definition (Hash) is unchanged: a reload
+// that edits one rule does not reset today's budget of the others, nor
+// announce their firing alerts again. The other rules start empty; Fresh
+// says which, and ObserveFresh feeds them history. prev must not be used
+// afterwards. A nil prev is New.
+func Continue(f *File, log *slog.Logger, prev *Engine) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{file: f, interval: int64(f.EvaluationInterval), offset: int64(f.QueryOffset), log: log}
+	old := map[string]*ruleState{}
+	if prev != nil && prev.interval == e.interval {
+		for _, rs := range prev.rules {
+			old[rs.r.Name+"\x00"+rs.hash] = rs
+		}
+		e.seq, e.started, e.lastTick = prev.seq, prev.started, prev.lastTick
+	}
+	e.rules = make([]*ruleState, len(f.Rules))
+	e.fresh = make([]bool, len(f.Rules))
+	groupings := map[string]*grouping{}
+	kept := map[*ruleState]bool{}
+	// Carried rules first: they bring their groupings, which new rules with
+	// the same group_by then share.
+	for i := range f.Rules {
+		r := &f.Rules[i]
+		rs := old[r.Name+"\x00"+r.Hash(f.EvaluationInterval)]
+		if rs == nil || kept[rs] {
+			continue
+		}
+		kept[rs] = true
+		rs.r, rs.idx = r, i
+		rs.stats.Rule = r.Name
+		e.rules[i] = rs
+		groupings[groupingName(r.GroupBy)] = rs.grouping
+	}
+	if prev != nil {
+		// Rules that are gone give their groups' slots back.
+		for _, rs := range prev.rules {
+			if kept[rs] {
+				continue
+			}
+			for _, g := range rs.groups {
+				if g != nil {
+					rs.grouping.release(g.slot, g.key)
+				}
+			}
+		}
+	}
+	for i := range f.Rules {
+		if e.rules[i] != nil {
+			continue
+		}
+		rs := newRuleState(&f.Rules[i], i, f.EvaluationInterval)
+		name := groupingName(f.Rules[i].GroupBy)
+		if groupings[name] == nil {
+			groupings[name] = newGrouping(rs.groupBy)
+		}
+		rs.grouping = groupings[name]
+		e.rules[i] = rs
+		e.fresh[i] = true
+	}
+	return e
+}
+
+// Fresh returns the names of the rules that did not come from the previous
+// engine: they need history (ObserveFresh) to be right from the start.
+func (e *Engine) Fresh() []string {
+	var out []string
+	for i, rs := range e.rules {
+		if e.fresh[i] {
+			out = append(out, rs.r.Name)
+		}
+	}
+	return out
+}
+
+// StartAt makes t's tick the last one evaluated, so that records before it
+// are history (summed into their periods and windows, never evaluated on
+// their own ticks) and the next Advance evaluates the ticks after it. It
+// does nothing once the engine has evaluated a tick.
+func (e *Engine) StartAt(t time.Time) {
+	if e.started {
+		return
+	}
+	e.started, e.lastTick = true, floorDiv(t.UnixNano(), e.interval)
+}
+
+// State is what an engine must remember across a restart or a change of
+// leader beyond the records themselves (which come back from the database):
+// the last evaluated tick and, per rule, the groups with an alert pending,
+// firing, or in keep_firing_for.
+type State struct {
+	// Tick is the last evaluated tick; zero before the first.
+	Tick  time.Time   `json:"tick"`
+	Rules []RuleState `json:"rules"`
+}
+
+// RuleState is one rule's part of a State.
+type RuleState struct {
+	Rule   string       `json:"rule"`
+	Hash   string       `json:"hash"`
+	Groups []GroupState `json:"groups"`
+}
+
+// GroupState is one group's alert. Times are Unix nanoseconds, MinInt64
+// for none.
+type GroupState struct {
+	// Values are the group_by values, in group_by order.
+	Values      []string `json:"values"`
+	Born        int64    `json:"born"`
+	Since       [3]int64 `json:"since"`
+	Firing      Severity `json:"firing"`
+	FiringSince int64    `json:"firing_since"`
+	Cleared     int64    `json:"cleared"`
+}
+
+// State returns the engine's alert state.
+func (e *Engine) State() *State {
+	s := &State{}
+	if t, ok := e.Evaluated(); ok {
+		s.Tick = t
+	}
+	for _, rs := range e.rules {
+		r := RuleState{Rule: rs.r.Name, Hash: rs.hash}
+		for _, g := range rs.groups {
+			if g == nil || !g.hasAlertState() {
+				continue
+			}
+			var vals []string
+			if len(rs.groupBy) > 0 {
+				vals = strings.Split(g.key, "\xff")
+			}
+			r.Groups = append(r.Groups, GroupState{Values: vals, Born: g.born, Since: g.since,
+				Firing: g.firing, FiringSince: g.firingSince, Cleared: g.cleared})
+		}
+		if len(r.Groups) > 0 {
+			s.Rules = append(s.Rules, r)
+		}
+	}
+	return s
+}
+
+func (g *group) hasAlertState() bool {
+	return g.firing != SeverityNone || g.cleared != none || g.since[SeverityWarning] != none || g.since[SeverityCritical] != none
+}
+
+// Restore brings back the alert state of the rules that are unchanged
+// (same name and Hash), and makes s.Tick the last evaluated tick (StartAt).
+// Call it on a new engine, before records are observed.
+func (e *Engine) Restore(s *State) {
+	if s == nil {
+		return
+	}
+	if !s.Tick.IsZero() {
+		e.StartAt(s.Tick)
+	}
+	byName := map[string]*ruleState{}
+	for _, rs := range e.rules {
+		byName[rs.r.Name] = rs
+	}
+	for _, r := range s.Rules {
+		rs := byName[r.Rule]
+		if rs == nil || rs.hash != r.Hash {
+			continue
+		}
+		for _, gs := range r.Groups {
+			if len(gs.Values) != len(rs.groupBy) {
+				continue
+			}
+			g := rs.groupOf(gs.Values)
+			if g == nil {
+				continue
+			}
+			g.born = min(g.born, gs.Born)
+			g.since, g.firing, g.firingSince, g.cleared = gs.Since, gs.Firing, gs.FiringSince, gs.Cleared
+			if !g.listed {
+				g.listed = true
+				rs.active = append(rs.active, g)
+			}
+		}
+	}
+}
+
+// Firing returns a firing transition for every alert firing now, as last
+// evaluated: what a notifier must know to repeat them without announcing
+// them again.
+func (e *Engine) Firing() []Transition {
+	var out []Transition
+	T := e.lastTick * e.interval
+	for _, rs := range e.rules {
+		for _, g := range rs.groups {
+			if g != nil && g.firing != SeverityNone {
+				out = append(out, rs.transition(g, g.firing, true, T, g.firingSince))
+			}
+		}
+	}
+	return out
+}
