@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -249,4 +250,30 @@ func (e *Engine) Firing() []Transition {
 		}
 	}
 	return out
+}
+
+// HistoryStart is the earliest event time the rules need at t: the start of
+// the longest window with its baseline, or of the oldest period a
+// zscore_over compares with. A daemon that starts evaluating reads the
+// records from there on.
+func (f *File) HistoryStart(t time.Time) time.Time {
+	from := t
+	for i := range f.Rules {
+		r := &f.Rules[i]
+		var s time.Time
+		if r.Period != "" {
+			rs := ruleState{r: r, pStart: math.MaxInt64, pEnd: math.MinInt64}
+			back := time.Nanosecond // the period holding the tick before t
+			if r.ZScoreOver > 0 {
+				back = r.ZScoreOver + periodLength(r.Period)
+			}
+			s = time.Unix(0, rs.periodOf(t.Add(-back).UnixNano()))
+		} else {
+			s = t.Add(-r.Window - r.Baseline - f.EvaluationInterval - f.QueryOffset)
+		}
+		if s.Before(from) {
+			from = s
+		}
+	}
+	return from
 }

@@ -2,7 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"math"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -12,46 +16,92 @@ import (
 	"github.com/tokentail/tokentail/parse"
 	"github.com/tokentail/tokentail/rules"
 	"github.com/tokentail/tokentail/rules/notify"
+	"github.com/tokentail/tokentail/writers/postgres"
 )
 
-// Alerts evaluates the rules on the records the first writer has durably
-// stored, on their event time, and hands transitions to the notifiers. A
-// slow notifier never slows ingestion: the dispatcher queues and drops (and
-// counts) rather than block.
+// Alerts evaluates the rules, on event time, and hands transitions to the
+// notifiers. A slow notifier never slows ingestion: the dispatcher queues
+// and drops (and counts) rather than block.
+//
+// With PostgreSQL, the rules run on the database, so that a fleet of daemons
+// writing to it alerts once, on the fleet's totals: the daemon holding the
+// rules lock (a PostgreSQL advisory lock) reads every row any daemon writes,
+// in transaction order, evaluates, stores each transition in ai_alerts and
+// its state in tokentail_rules_state, and notifies. The others only try the
+// lock. A new holder (after a crash, a restart, or on another host) reads
+// the state and the history its rules need from the database, so a firing
+// alert is not announced again, today's budget is not reset, and the ticks
+// the last holder did not evaluate are evaluated.
+//
+// Without PostgreSQL, the rules run on the records this daemon stores (its
+// first writer), and their state lives as long as the process.
 type Alerts struct {
 	path    string
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
+	pg      *postgres.Writer // nil: rules run on this daemon's own records
+	id      string           // this daemon, in ai_alerts.recorded_by
 
-	mu     sync.Mutex // guards engine and disp: Observe runs in a writer goroutine, Run in its own
-	engine *rules.Engine
+	mu     sync.Mutex // guards what follows: Observe runs in a writer goroutine, Run in its own
+	file   *rules.File
+	engine *rules.Engine // nil while another daemon leads
 	disp   *notify.Dispatcher
+
+	// Leading (PostgreSQL only).
+	lease     *postgres.Lease
+	cursor    int64            // rows with a txid below it have been observed
+	saved     []byte           // the state as last stored
+	savedAt   time.Time        // when it was
+	unsaved   []postgres.Alert // transitions not stored yet (the database failed)
+	nextTry   time.Time        // when to try the lock again
+	lastClock time.Time
 }
 
-// NewAlerts starts evaluating f's rules.
-func NewAlerts(f *rules.File, log *slog.Logger, m *Metrics, now func() time.Time) *Alerts {
-	a := &Alerts{path: f.Path, log: log, metrics: m, now: now}
-	a.engine = rules.New(f, log)
-	a.disp = notify.NewDispatcher(f, notify.Options{Logger: log})
+// How often a daemon that does not lead tries the rules lock, and how far
+// back a new leader evaluates the ticks its predecessor missed.
+const (
+	leadEvery   = 2 * time.Second
+	maxCatchUp  = 15 * time.Minute
+	stateMaxAge = 10 * time.Second
+)
+
+// NewAlerts starts evaluating f's rules; pg, when set, is where the rules
+// get their records and keep their state (see Alerts).
+func NewAlerts(f *rules.File, log *slog.Logger, m *Metrics, now func() time.Time, pg *postgres.Writer) *Alerts {
+	host, _ := os.Hostname()
+	a := &Alerts{path: f.Path, log: log, metrics: m, now: now, pg: pg, file: f,
+		id: fmt.Sprintf("%s/%d", host, os.Getpid())}
+	if pg == nil {
+		a.engine = rules.New(f, log)
+		a.disp = notify.NewDispatcher(f, notify.Options{Logger: log})
+	}
 	m.RulesReloadOK.Set(1)
 	return a
 }
 
-// Observe feeds records to the rules. It runs in the writer goroutine, before
-// the batch (whose arena the records' strings live in) is released.
+// Local says whether the rules run on this daemon's own records: then the
+// pipeline hands them to Observe.
+func (a *Alerts) Local() bool { return a.pg == nil }
+
+// Observe feeds records to the rules (local mode). It runs in the writer
+// goroutine, before the batch (whose arena the records' strings live in) is
+// released.
 func (a *Alerts) Observe(recs []parse.Record) {
 	a.mu.Lock()
-	for i := range recs {
-		a.engine.Observe(&recs[i])
+	if a.engine != nil {
+		for i := range recs {
+			a.engine.Observe(&recs[i])
+		}
 	}
 	a.mu.Unlock()
 }
 
 // Reload reads the rules file again. A broken file keeps the old rules
 // running; the error (with file:line) is logged and the metric set to 0.
-// Alert state starts afresh for the new rules.
-func (a *Alerts) Reload() {
+// Rules whose definition is unchanged keep their data and alert state; new
+// and changed ones start from the database's history when there is one.
+func (a *Alerts) Reload(ctx context.Context) {
 	f, err := rules.Load(a.path)
 	if err != nil {
 		a.metrics.RulesReloadOK.Set(0)
@@ -59,11 +109,29 @@ func (a *Alerts) Reload() {
 		return
 	}
 	a.mu.Lock()
-	old := a.disp
-	a.engine = rules.New(f, a.log)
-	a.disp = notify.NewDispatcher(f, notify.Options{Logger: a.log})
-	a.mu.Unlock()
-	old.Close()
+	defer a.mu.Unlock()
+	a.file = f
+	if a.engine != nil {
+		e := rules.Continue(f, a.log, a.engine)
+		if fresh := e.Fresh(); len(fresh) > 0 && a.pg != nil {
+			t, _ := e.Evaluated()
+			n, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: f.HistoryStart(t), TxidFrom: math.MinInt64, TxidTo: a.cursor, Before: true},
+				func(r *parse.Record) error { e.ObserveFresh(r); return nil })
+			if err != nil {
+				// Start the new rules again from scratch when leading next.
+				a.log.Error("history for new rules not read: stepping down", "err", err)
+				a.engine = e
+				a.stepDown(ctx)
+				return
+			}
+			a.log.Info("history read for new and changed rules", "rules", fresh, "records", n)
+		}
+		old := a.disp
+		a.engine = e
+		a.disp = notify.NewDispatcher(f, notify.Options{Logger: a.log})
+		a.disp.Remember(e.Firing(), a.now())
+		old.Close()
+	}
 	a.metrics.RulesReloadOK.Set(1)
 	a.metrics.AlertsFiring.Reset()
 	a.log.Info("rules reloaded", "file", a.path, "rules", len(f.Rules))
@@ -84,41 +152,69 @@ func (a *Alerts) Run(ctx context.Context, reload <-chan struct{}) {
 	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	a.tick(ctx)
 	for {
 		select {
 		case <-ctx.Done():
-			a.mu.Lock()
-			disp := a.disp
-			a.mu.Unlock()
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			if err := disp.Drain(dctx); err != nil {
-				a.log.Warn("notifications still queued at shutdown were not sent", "err", err)
-			}
-			cancel()
-			disp.Close()
+			a.stop(ctx)
 			return
 		case <-reload:
-			a.Reload()
+			a.Reload(ctx)
 		case ev := <-events:
 			if filepath.Clean(ev.Name) == filepath.Clean(a.path) && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
-				a.Reload()
+				a.Reload(ctx)
 			}
 		case <-t.C:
-			a.tick()
+			a.tick(ctx)
 		}
 	}
 }
 
-func (a *Alerts) tick() {
-	now := a.now()
+func (a *Alerts) stop(ctx context.Context) {
 	a.mu.Lock()
-	ts := a.engine.Advance(now)
 	disp := a.disp
-	a.mu.Unlock()
-	if len(ts) > 0 {
-		disp.Notify(ts, now)
+	if a.lease != nil {
+		a.save(context.WithoutCancel(ctx), true)
+		a.lease.Release(context.WithoutCancel(ctx))
+		a.lease = nil
 	}
-	disp.Tick(now)
+	a.mu.Unlock()
+	if disp == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if err := disp.Drain(dctx); err != nil {
+		a.log.Warn("notifications still queued at shutdown were not sent", "err", err)
+	}
+	cancel()
+	disp.Close()
+}
+
+func (a *Alerts) tick(ctx context.Context) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	clock := now
+	if a.pg != nil {
+		if a.lease == nil && !a.lead(ctx, now) {
+			return
+		}
+		var ok bool
+		if clock, ok = a.follow(ctx); !ok {
+			return
+		}
+	}
+	ts := a.engine.Advance(clock)
+	if a.pg != nil {
+		for i := range ts {
+			a.unsaved = append(a.unsaved, storedAlert(&ts[i]))
+		}
+		a.save(ctx, len(ts) > 0)
+	}
+	if len(ts) > 0 {
+		a.disp.Notify(ts, now)
+	}
+	a.disp.Tick(now)
 	for i := range ts {
 		tr := &ts[i]
 		g := a.metrics.AlertsFiring.WithLabelValues(tr.Rule, tr.Severity.String())
@@ -130,6 +226,168 @@ func (a *Alerts) tick() {
 			a.log.Info("alert resolved", "alertname", tr.Rule, "severity", tr.Severity.String(), "labels", labelText(tr.Labels))
 		}
 	}
+}
+
+// lead tries the rules lock and, when it gets it, starts the engine from
+// the stored state and the database's history. It says whether this daemon
+// leads now.
+func (a *Alerts) lead(ctx context.Context, now time.Time) bool {
+	if now.Before(a.nextTry) {
+		return false
+	}
+	a.nextTry = now.Add(leadEvery)
+	lease, err := a.pg.TryLead(ctx)
+	if err != nil {
+		a.log.Warn("rules lock not tried", "err", err)
+		return false
+	}
+	if lease == nil {
+		return false
+	}
+	a.lease = lease
+	if err := a.start(ctx, now); err != nil {
+		a.log.Error("rules not started: letting another daemon try", "err", err)
+		a.stepDown(ctx)
+		return false
+	}
+	a.metrics.RulesLeader.Set(1)
+	return true
+}
+
+func (a *Alerts) start(ctx context.Context, now time.Time) error {
+	f := a.file
+	e := rules.New(f, a.log)
+	saved, err := a.pg.LoadRules(ctx)
+	if err != nil {
+		return err
+	}
+	var st rules.State
+	if saved != nil {
+		if err := json.Unmarshal(saved, &st); err != nil {
+			a.log.Warn("stored rules state unreadable: starting afresh", "err", err)
+			st = rules.State{}
+		}
+	}
+	live := now.Add(-f.QueryOffset)
+	if st.Tick.IsZero() || live.Sub(st.Tick) > maxCatchUp {
+		if !st.Tick.IsZero() {
+			a.log.Warn("rules were last evaluated too long ago: evaluation resumes now, the ticks between are not evaluated", "last", st.Tick, "max_catch_up", maxCatchUp)
+		}
+		e.StartAt(live)
+	}
+	e.Restore(&st)
+	hi, err := a.pg.Horizon(ctx)
+	if err != nil {
+		return err
+	}
+	t, _ := e.Evaluated()
+	n, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: f.HistoryStart(t), TxidFrom: math.MinInt64, TxidTo: hi, Before: true},
+		func(r *parse.Record) error { e.Observe(r); return nil })
+	if err != nil {
+		return err
+	}
+	a.engine, a.cursor, a.saved, a.savedAt = e, hi, saved, time.Time{}
+	a.disp = notify.NewDispatcher(f, notify.Options{Logger: a.log})
+	firing := e.Firing()
+	a.disp.Remember(firing, now)
+	a.metrics.AlertsFiring.Reset()
+	for i := range firing {
+		a.metrics.AlertsFiring.WithLabelValues(firing[i].Rule, firing[i].Severity.String()).Inc()
+	}
+	a.log.Info("this daemon now evaluates the rules for every daemon writing to the database",
+		"history_from", f.HistoryStart(t), "records", n, "resumes_after", t, "firing", len(firing))
+	return nil
+}
+
+// follow reads the rows written since the last call and returns the clock
+// the engine may advance to: the time the rows read are complete for. False
+// when the database failed: no tick is evaluated on partial data.
+func (a *Alerts) follow(ctx context.Context) (time.Time, bool) {
+	if err := a.lease.Check(ctx); err != nil {
+		a.log.Error("rules lock lost: another daemon may evaluate the rules now", "err", err)
+		a.stepDown(ctx)
+		return time.Time{}, false
+	}
+	clock := a.now()
+	hi, err := a.pg.Horizon(ctx)
+	if err != nil {
+		a.log.Warn("rules: new rows not read", "err", err)
+		return time.Time{}, false
+	}
+	if hi > a.cursor {
+		t, _ := a.engine.Evaluated()
+		_, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: a.file.HistoryStart(t), TxidFrom: a.cursor, TxidTo: hi},
+			func(r *parse.Record) error { a.engine.Observe(r); return nil })
+		if err != nil {
+			a.log.Warn("rules: new rows not read", "err", err)
+			return time.Time{}, false
+		}
+		a.cursor = hi
+	}
+	a.lastClock = clock
+	return clock, true
+}
+
+// save stores the transitions not stored yet and the engine's state, when
+// either changed or the stored tick is stateMaxAge old (or force).
+func (a *Alerts) save(ctx context.Context, force bool) {
+	if a.engine == nil {
+		return
+	}
+	st := a.engine.State()
+	b, err := json.Marshal(st)
+	if err != nil {
+		a.log.Error("rules state not encoded", "err", err)
+		return
+	}
+	now := a.now()
+	if !force && len(a.unsaved) == 0 && now.Sub(a.savedAt) < stateMaxAge && sameState(a.saved, b) {
+		return
+	}
+	if err := a.pg.SaveRules(ctx, a.unsaved, st.Tick, b, a.id); err != nil {
+		a.log.Warn("alert transitions and rules state not stored: retrying next tick", "err", err, "transitions", len(a.unsaved))
+		return
+	}
+	a.unsaved, a.saved, a.savedAt = a.unsaved[:0], b, now
+}
+
+// sameState compares stored states but for their tick.
+func sameState(a, b []byte) bool {
+	var x, y rules.State
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	x.Tick, y.Tick = time.Time{}, time.Time{}
+	p, _ := json.Marshal(x)
+	q, _ := json.Marshal(y)
+	return string(p) == string(q)
+}
+
+// stepDown stops evaluating: another daemon may hold the lock now.
+func (a *Alerts) stepDown(ctx context.Context) {
+	if a.lease != nil {
+		a.lease.Release(context.WithoutCancel(ctx))
+		a.lease = nil
+	}
+	a.engine = nil
+	if a.disp != nil {
+		a.disp.Close()
+		a.disp = nil
+	}
+	a.unsaved = nil
+	a.metrics.RulesLeader.Set(0)
+	a.metrics.AlertsFiring.Reset()
+}
+
+func storedAlert(t *rules.Transition) postgres.Alert {
+	a := postgres.Alert{At: t.At, Rule: t.Rule, Severity: t.Severity.String(), Firing: t.Firing,
+		Threshold: t.Threshold, Labels: t.Labels.Map(), Annotations: t.Annotations.Map(),
+		Fingerprint: t.Fingerprint, StartsAt: t.StartsAt}
+	if t.HasValue && !math.IsInf(t.Value, 0) && !math.IsNaN(t.Value) {
+		v := t.Value
+		a.Value = &v
+	}
+	return a
 }
 
 // labelText formats labels as k=v,k=v for logs.

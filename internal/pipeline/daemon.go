@@ -182,7 +182,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { defer bg.Done(); d.gauges(bgCtx) }()
 	var alerts *Alerts
 	if d.opts.Rules != nil {
-		alerts = NewAlerts(d.opts.Rules, log.With("component", "rules"), d.metrics, d.now)
+		alerts = NewAlerts(d.opts.Rules, log.With("component", "rules"), d.metrics, d.now, d.opts.Writers.Postgres)
 		bg.Add(1)
 		go func() { defer bg.Done(); alerts.Run(bgCtx, d.opts.Reload) }()
 	}
@@ -193,8 +193,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var readersWG sync.WaitGroup
 	for li, w := range d.opts.Writers.List() {
 		l := &lane{writer: w}
-		// Rules see each record once: as the first writer stores it.
-		observe := alerts != nil && li == 0
+		// Without PostgreSQL, rules see each record once: as the first
+		// writer stores it. With it, they read the database.
+		observe := alerts != nil && alerts.Local() && li == 0
 		l.fan = NewFanout(writeCtx, []Writer{w}, 2, log, stopReading, func(_ int, b *Batch) {
 			if observe {
 				alerts.Observe(b.Records)

@@ -28,6 +28,7 @@ type Metrics struct {
 	PositionErrors prometheus.Counter
 	AlertsFiring   *prometheus.GaugeVec // alertname, severity
 	RulesReloadOK  prometheus.Gauge
+	RulesLeader    prometheus.Gauge
 }
 
 // NewMetrics creates and registers the metrics.
@@ -70,7 +71,8 @@ func NewMetrics() *Metrics {
 	}
 	m.PositionErrors = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tokentail", Name: "position_save_errors_total", Help: "Failures to save positions under state_dir (reading pauses until it works)."})
 	m.RulesReloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tokentail", Name: "rules_last_reload_ok", Help: "1 when the last load of the rules file succeeded."})
-	r.MustRegister(m.PositionErrors, m.RulesReloadOK)
+	m.RulesLeader = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tokentail", Name: "rules_leader", Help: "1 when this daemon evaluates the rules for every daemon writing to the database (it holds the rules lock)."})
+	r.MustRegister(m.PositionErrors, m.RulesReloadOK, m.RulesLeader)
 	return m
 }
 

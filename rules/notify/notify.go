@@ -381,3 +381,33 @@ func httpError(resp *http.Response) error {
 	}
 	return err
 }
+
+// Remember makes the notifiers treat ts (firing alerts) as sent at
+// lastSent, without sending them: a new dispatcher after a reload, a
+// restart or a change of leader repeats them on schedule instead of
+// announcing them again.
+func (d *Dispatcher) Remember(ts []rules.Transition, lastSent time.Time) {
+	for i := range ts {
+		a := FromTransition(&ts[i])
+		if !a.Firing {
+			continue
+		}
+		targets, ok := d.routes[a.Rule]
+		if !ok {
+			targets = d.all
+		}
+		for _, n := range targets {
+			n.remember(a, lastSent)
+		}
+	}
+}
+
+func (n *Notifier) remember(a Alert, lastSent time.Time) {
+	if a.Severity < n.cfg.MinSeverity {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	a.ValidUntil = lastSent.Add(4 * n.repeat())
+	n.firing[a.Fingerprint] = &tracked{alert: a, lastSent: lastSent}
+}

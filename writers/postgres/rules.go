@@ -1,0 +1,211 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tokentail/tokentail/parse"
+)
+
+// lockRules is held, for as long as it lives, by the one daemon of a fleet
+// that evaluates the rules and sends notifications.
+const lockRules int64 = 0x1d5d1e7c9a2b4f04
+
+// Lease is the rules lock, held on a connection of its own: the server
+// releases it when that connection ends, whether the daemon stopped, crashed
+// or lost the network, and another daemon takes it.
+type Lease struct {
+	w    *Writer
+	conn *pgx.Conn
+}
+
+// TryLead takes the rules lock if no other daemon holds it. It returns nil,
+// nil when another one does.
+func (w *Writer) TryLead(ctx context.Context) (*Lease, error) {
+	conn, err := pgx.ConnectConfig(ctx, w.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, w.scrub(fmt.Errorf("postgres: connect for the rules lock: %w", err))
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockRules).Scan(&got); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, w.scrub(fmt.Errorf("postgres: take the rules lock: %w", err))
+	}
+	if !got {
+		conn.Close(ctx)
+		return nil, nil
+	}
+	return &Lease{w: w, conn: conn}, nil
+}
+
+// Check says whether the lease still holds: its connection answers. A
+// leader checks before every notification, so that a daemon cut off from
+// the database stops sending within one tick of the server giving the lock
+// to another.
+func (l *Lease) Check(ctx context.Context) error {
+	if _, err := l.conn.Exec(ctx, "SELECT 1"); err != nil {
+		return l.w.scrub(fmt.Errorf("postgres: rules lock lost: %w", err))
+	}
+	return nil
+}
+
+// Release gives the lock up (by closing its connection).
+func (l *Lease) Release(ctx context.Context) {
+	_ = l.conn.Close(ctx)
+}
+
+// Horizon is the txid below which every transaction has ended: rows with a
+// txid under it are final.
+func (w *Writer) Horizon(ctx context.Context) (int64, error) {
+	var h int64
+	err := w.pool.QueryRow(ctx, "SELECT txid_snapshot_xmin(txid_current_snapshot())").Scan(&h)
+	if err != nil {
+		return 0, w.scrub(fmt.Errorf("postgres: read the transaction horizon: %w", err))
+	}
+	return h, nil
+}
+
+// EventQuery selects stored events for the rules engine.
+type EventQuery struct {
+	// Since is the earliest occurred_at wanted.
+	Since time.Time
+	// Rows whose txid is in [TxidFrom, TxidTo); with Before, also the rows
+	// written before txids were kept (NULL).
+	TxidFrom, TxidTo int64
+	Before           bool
+}
+
+const readEventsSQL = `SELECT event_id, occurred_at, source, coalesce(user_id, ''), coalesce(feature, ''),
+	coalesce(provider, ''), model, input_tokens, cached_input_tokens, output_tokens, total_tokens,
+	cost_usd::text, cost_source, duration_ms, success, coalesce(error_type, ''), attributes::text
+FROM ai_usage_events
+WHERE occurred_at >= $1 AND (txid >= $2 AND txid < $3 OR $4 AND txid IS NULL)
+ORDER BY occurred_at`
+
+// ReadEvents calls fn with every event q selects, in occurred_at order. The
+// record is reused: fn must not keep it.
+func (w *Writer) ReadEvents(ctx context.Context, q EventQuery, fn func(*parse.Record) error) (int64, error) {
+	rows, err := w.pool.Query(ctx, readEventsSQL, q.Since, q.TxidFrom, q.TxidTo, q.Before)
+	if err != nil {
+		return 0, w.scrub(fmt.Errorf("postgres: read events: %w", err))
+	}
+	defer rows.Close()
+	var (
+		n                       int64
+		rec                     parse.Record
+		cost, costSource        string
+		dur                     *float64
+		attrs                   []byte
+		eventID, source, model  string
+		user, feature, provider string
+		errType                 string
+	)
+	for rows.Next() {
+		err := rows.Scan(&eventID, &rec.OccurredAt, &source, &user, &feature, &provider, &model,
+			&rec.InputTokens, &rec.CachedInputTokens, &rec.OutputTokens, &rec.TotalTokens,
+			&cost, &costSource, &dur, &rec.Success, &errType, &attrs)
+		if err != nil {
+			return n, fmt.Errorf("postgres: read events: %w", err)
+		}
+		m, err := parse.ParseMoney(cost)
+		if err != nil {
+			return n, fmt.Errorf("postgres: read events: cost_usd %q of %s: %w", cost, eventID, err)
+		}
+		rec.EventID, rec.Source, rec.UserID, rec.Feature, rec.Provider, rec.Model = eventID, source, user, feature, provider, model
+		rec.ErrorType, rec.Attributes, rec.Cost = errType, attrs, m
+		switch costSource {
+		case "log":
+			rec.CostSource = parse.CostFromLog
+		case "pricing":
+			rec.CostSource = parse.CostPricing
+		default:
+			rec.CostSource = parse.CostUnpriced
+		}
+		rec.HasDuration = dur != nil
+		if dur != nil {
+			rec.DurationMS = *dur
+		}
+		n++
+		if err := fn(&rec); err != nil {
+			return n, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return n, w.scrub(fmt.Errorf("postgres: read events: %w", err))
+	}
+	return n, nil
+}
+
+// Alert is one row of ai_alerts.
+type Alert struct {
+	At          time.Time
+	Rule        string
+	Severity    string
+	Firing      bool
+	Value       *float64
+	Threshold   float64
+	Labels      map[string]string
+	Annotations map[string]string
+	Fingerprint uint64
+	StartsAt    time.Time
+}
+
+// SaveRules stores, in one transaction, transitions in ai_alerts and the
+// rules engine's state (JSON): a new leader starts from exactly what the
+// last one had announced. by names the daemon, for operators.
+func (w *Writer) SaveRules(ctx context.Context, alerts []Alert, tick time.Time, state []byte, by string) error {
+	return w.scrub(pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		if len(alerts) > 0 {
+			b := &pgx.Batch{}
+			for _, a := range alerts {
+				labels, err := json.Marshal(a.Labels)
+				if err != nil {
+					return err
+				}
+				ann, err := json.Marshal(a.Annotations)
+				if err != nil {
+					return err
+				}
+				state := "resolved"
+				if a.Firing {
+					state = "firing"
+				}
+				b.Queue(`INSERT INTO ai_alerts (at, rule, severity, state, value, threshold, labels, annotations, fingerprint, starts_at, recorded_by)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+					a.At, a.Rule, a.Severity, state, a.Value, a.Threshold, labels, ann, int64(a.Fingerprint), a.StartsAt, by)
+			}
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return fmt.Errorf("postgres: store alerts: %w", err)
+			}
+		}
+		var t *time.Time
+		if !tick.IsZero() {
+			t = &tick
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO tokentail_rules_state (id, tick, state, updated_at, updated_by) VALUES (1, $1, $2, now(), $3)
+			ON CONFLICT (id) DO UPDATE SET tick = excluded.tick, state = excluded.state, updated_at = now(), updated_by = excluded.updated_by`,
+			t, state, by)
+		if err != nil {
+			return fmt.Errorf("postgres: store rules state: %w", err)
+		}
+		return nil
+	}))
+}
+
+// LoadRules returns the rules engine's state as last saved, nil if none.
+func (w *Writer) LoadRules(ctx context.Context) ([]byte, error) {
+	var state []byte
+	err := w.pool.QueryRow(ctx, "SELECT state FROM tokentail_rules_state WHERE id = 1").Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, w.scrub(fmt.Errorf("postgres: load rules state: %w", err))
+	}
+	return state, nil
+}
