@@ -118,6 +118,9 @@ type InfluxDB struct {
 	// series cardinality grow without bound.
 	UserTag bool     `yaml:"user_tag"`
 	Timeout Duration `yaml:"timeout"`
+	// TLS sets the certificate authorities and client certificate of an
+	// https:// url; nil uses the system's roots and no client certificate.
+	TLS *TLS `yaml:"tls,omitempty"`
 }
 
 // PricingConfig says where prices come from: a file, or inline models.
@@ -229,6 +232,9 @@ func Load(path string) (*Config, error) {
 		}
 		c.Prices = p
 	}
+	if probs := c.checkTLS(); len(probs) > 0 {
+		return nil, errorOf(probs)
+	}
 	return c, nil
 }
 
@@ -281,6 +287,10 @@ func (c *Config) resolve() {
 		return filepath.Join(dir, p)
 	}
 	c.RulesFile = rel(c.RulesFile)
+	if c.InfluxDB != nil && c.InfluxDB.TLS != nil {
+		t := c.InfluxDB.TLS
+		t.CAFile, t.CertFile, t.KeyFile = rel(t.CAFile), rel(t.CertFile), rel(t.KeyFile)
+	}
 	if c.Pricing != nil {
 		c.Pricing.File = rel(c.Pricing.File)
 		fillCachedPrices(c.Pricing.Models)

@@ -89,14 +89,27 @@ func child(n *yaml.Node, keys ...string) *yaml.Node {
 
 // Warnings returns things the daemon should log at start that are allowed
 // but risky: a config file readable by other users while it holds a secret
-// written in clear (not taken from ${VAR}), and an HTTP server listening
-// beyond loopback.
+// written in clear (not taken from ${VAR}), a TLS private key readable by
+// other users, a TLS section that checks no certificate, and an HTTP server
+// listening beyond loopback.
 func (c *Config) Warnings() []string {
 	var w []string
 	if secrets := c.literalSecrets(); len(secrets) > 0 {
 		if fi, err := os.Stat(c.File); err == nil && fi.Mode().Perm()&0o044 != 0 {
 			w = append(w, fmt.Sprintf("%s is readable by other users (mode %04o) and holds a secret in clear (%s); run chmod 600 %s, or take the secret from the environment with ${VAR}",
 				c.File, fi.Mode().Perm(), strings.Join(secrets, ", "), c.File))
+		}
+	}
+	if c.InfluxDB != nil && c.InfluxDB.TLS != nil {
+		t := c.InfluxDB.TLS
+		if t.InsecureSkipVerify {
+			w = append(w, "influxdb.tls.insecure_skip_verify is true: the server's certificate is not checked, so anyone between tokentail and InfluxDB can read the token and the data")
+		}
+		if t.KeyFile != "" {
+			if fi, err := os.Stat(t.KeyFile); err == nil && fi.Mode().Perm()&0o044 != 0 {
+				w = append(w, fmt.Sprintf("%s (influxdb.tls.key_file) is readable by other users (mode %04o); run chmod 600 %s",
+					t.KeyFile, fi.Mode().Perm(), t.KeyFile))
+			}
 		}
 	}
 	if c.HTTP != nil {

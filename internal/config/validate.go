@@ -212,6 +212,9 @@ func (i *InfluxDB) validate(v *validator) {
 	v.positive("influxdb.batch_size", i.BatchSize)
 	v.positiveDuration("influxdb.batch_timeout", i.BatchTimeout)
 	v.positiveDuration("influxdb.timeout", i.Timeout)
+	if i.TLS != nil {
+		i.TLS.validate(v, "influxdb.tls", i.URL)
+	}
 }
 
 // currencyCodeRE is the shape of an ISO 4217 code; which codes exist is

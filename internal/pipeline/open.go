@@ -55,6 +55,11 @@ func OpenWriters(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Wr
 		w.Postgres = pw
 	}
 	if ix := cfg.InfluxDB; ix != nil {
+		tlsCfg, err := ix.TLS.ClientConfig()
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("influxdb tls: %w", err)
+		}
 		iw, err := influx.New(influx.Config{
 			URL:     ix.URL,
 			Token:   ix.Token.Reveal(),
@@ -62,6 +67,7 @@ func OpenWriters(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Wr
 			Bucket:  ix.Bucket,
 			Timeout: ix.Timeout.D(),
 			UserTag: ix.UserTag,
+			TLS:     tlsCfg,
 			Logger:  log.With("component", "influxdb"),
 		})
 		if err != nil {

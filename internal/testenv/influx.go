@@ -124,6 +124,11 @@ func postLines(u, lines string) error {
 // influxQL runs one InfluxQL statement through /query; statements that change the server
 // must be POSTed.
 func influxQL(method, base, db, q string) ([]InfluxSeries, error) {
+	return influxQLWith(http.DefaultClient, method, base, db, q)
+}
+
+// influxQLWith is influxQL through client (an https server's, with its CA).
+func influxQLWith(client *http.Client, method, base, db, q string) ([]InfluxSeries, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	params := url.Values{"q": {q}, "epoch": {"ns"}}
@@ -135,7 +140,7 @@ func influxQL(method, base, db, q string) ([]InfluxSeries, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("query the harness InfluxDB (is it running? %s): %w", startHint, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,9 @@ type Config struct {
 	Measurement string
 	// Logger receives outage and refusal reports; nil means slog.Default().
 	Logger *slog.Logger
+	// TLS is the client's TLS configuration for an https:// URL: the CAs
+	// to trust and a client certificate. Nil uses the system's roots.
+	TLS *tls.Config
 }
 
 // Result says what became of a batch.
@@ -158,6 +162,9 @@ func New(cfg Config) (*Writer, error) {
 	opts := influxdb2.DefaultOptions().
 		SetApplicationName("tokentail").
 		SetHTTPRequestTimeout(0)
+	if cfg.TLS != nil {
+		opts.SetTLSConfig(cfg.TLS)
+	}
 	client := influxdb2.NewClientWithOptions(base, cfg.Token, opts)
 	svc := client.HTTPService()
 
