@@ -238,6 +238,17 @@ func Follow(ctx context.Context, opts Options) (*Follower, error) {
 		// Positions were saved before: a rotated file modified since the
 		// latest horizon may hold lines that no position covers.
 		f.rotatedSince = h.Add(-rotatedMargin)
+		switch {
+		case h.Equal(clockWentBack()):
+			f.log.Warn("the clock was set back while positions were saved: reading every rotated file that no position covers (records read before are not stored twice)")
+		case h.After(start.Add(rotatedMargin)):
+			// Saved by a clock ahead of this one (set back since, or not
+			// set yet after a boot): files written since are stamped
+			// before the horizon, which then tells nothing.
+			f.log.Warn("positions were saved by a clock ahead of this one: reading every rotated file that no position covers (records read before are not stored twice)",
+				"horizon", h, "now", start)
+			f.rotatedSince = clockWentBack()
+		}
 	} else {
 		// First start: rotated files are history, left to backfill; only
 		// what appears from now on is new.

@@ -76,6 +76,11 @@ func (ps Positions) horizon() time.Time {
 // still read.
 const positionsVersion = 2
 
+// clockWentBack is the horizon that stands for one the clock made
+// worthless: the Unix epoch, before every mtime, so every rotated file no
+// position covers is read. It is not zero, which would mean a first start.
+func clockWentBack() time.Time { return time.Unix(0, 0).UTC() }
+
 // legacyMargin is how far before a version 1 file was saved its horizon is
 // taken to be: that file has none, and its positions may have lagged
 // behind reading. Too early only means reading some rotated files again.
@@ -131,10 +136,22 @@ func LoadPositions(path string) (Positions, error) {
 	default:
 		return nil, fmt.Errorf("positions file %s has version %d, want %d", path, pf.Version, positionsVersion)
 	}
+	// A horizon later than the save itself: the clock was set back while
+	// the positions were being saved (horizons are never later than the
+	// moment their line was read), so files written since have mtimes
+	// before the horizon and it excludes nothing safely. Follow reads every
+	// rotated file no position covers instead (reading again is harmless).
+	clockBack := !pf.SavedAt.IsZero() && pf.Horizon.After(pf.SavedAt.Add(rotatedMargin))
+	if clockBack {
+		pf.Horizon = clockWentBack()
+	}
 	ps := make(Positions, len(pf.Positions)+1)
 	for i, p := range pf.Positions {
 		if p.Key == horizonKey || p.Offset < 0 || p.FingerprintLen < 0 || p.FingerprintLen > FingerprintMax {
 			return nil, fmt.Errorf("positions file %s is corrupt: entry %d is invalid: move it aside to start over", path, i+1)
+		}
+		if clockBack {
+			p.Horizon = pf.Horizon
 		}
 		ps[p.Key] = p
 	}
