@@ -152,7 +152,7 @@ func (a *Alerts) Run(ctx context.Context, reload <-chan struct{}) {
 	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	a.tick(ctx)
+	a.Tick(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -165,7 +165,7 @@ func (a *Alerts) Run(ctx context.Context, reload <-chan struct{}) {
 				a.Reload(ctx)
 			}
 		case <-t.C:
-			a.tick(ctx)
+			a.Tick(ctx)
 		}
 	}
 }
@@ -190,7 +190,10 @@ func (a *Alerts) stop(ctx context.Context) {
 	disp.Close()
 }
 
-func (a *Alerts) tick(ctx context.Context) {
+// Tick evaluates the rules up to now (the clock NewAlerts was given), as Run
+// does every second: with PostgreSQL, it first takes or checks the rules
+// lock and reads the rows written since the last tick.
+func (a *Alerts) Tick(ctx context.Context) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()

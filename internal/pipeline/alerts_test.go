@@ -1,0 +1,247 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tokentail/tokentail/internal/testenv"
+	"github.com/tokentail/tokentail/parse"
+	"github.com/tokentail/tokentail/rules"
+	"github.com/tokentail/tokentail/writers/postgres"
+)
+
+// hook is a webhook receiver: what it got, as "alertname severity status".
+type hook struct {
+	mu  sync.Mutex
+	got []string
+	srv *httptest.Server
+}
+
+func newHook(t *testing.T) *hook {
+	h := &hook{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var msg struct {
+			Alerts []struct {
+				Status string            `json:"status"`
+				Labels map[string]string `json:"labels"`
+			} `json:"alerts"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		h.mu.Lock()
+		for _, a := range msg.Alerts {
+			h.got = append(h.got, a.Labels["alertname"]+" "+a.Labels["severity"]+" "+a.Status)
+		}
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// wait returns what the receiver got once it has n notifications (or
+// after 10 s: the comparison then says what is missing).
+func (h *hook) wait(n int) []string {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.mu.Lock()
+		got := slices.Clone(h.got)
+		h.mu.Unlock()
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// clock is a test's wall clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// daemon is what a tokentail run holds for its rules: a PostgreSQL writer
+// of its own and the Alerts.
+type daemon struct {
+	w *postgres.Writer
+	a *Alerts
+}
+
+func newDaemon(t *testing.T, dsn string, f *rules.File, c *clock) *daemon {
+	t.Helper()
+	w, err := postgres.Open(context.Background(), postgres.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	a := NewAlerts(f, slog.New(slog.NewTextHandler(testWriter{t}, nil)), NewMetrics(), c.now, w)
+	return &daemon{w: w, a: a}
+}
+
+// write stores records as a daemon's pipeline does.
+func (d *daemon) write(t *testing.T, at time.Time, id, user string, cost string) {
+	t.Helper()
+	m, err := parse.ParseMoney(cost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := parse.Record{EventID: id, OccurredAt: at, Source: "api", UserID: user, Model: "gpt-4o-mini",
+		Cost: m, Success: true, Attributes: []byte("{}")}
+	if _, err := d.w.Write(context.Background(), []parse.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// crash ends the daemon's hold on the rules as a kill -9 would: its lock
+// connection closes, nothing more is saved.
+func (d *daemon) crash() {
+	d.a.mu.Lock()
+	defer d.a.mu.Unlock()
+	if d.a.lease != nil {
+		d.a.lease.Release(context.Background())
+		d.a.lease = nil
+	}
+	d.a.engine = nil
+	if d.a.disp != nil {
+		d.a.disp.Close() // a kill loses what is queued; here it was delivered
+		d.a.disp = nil
+	}
+}
+
+// TestAlerts_Fleet: two daemons write to one database; one evaluates, on
+// both daemons' rows, and notifies once; it crashes; the other takes over
+// without announcing again what fired, and goes on from the stored totals.
+func TestAlerts_Fleet(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	h := newHook(t)
+	f, err := rules.Parse("rules.yaml", []byte(fmt.Sprintf(`
+evaluation_interval: 10s
+query_offset: 10s
+notifiers:
+  - {name: hook, type: webhook, url: %q, repeat_interval: 1h}
+rules:
+  - {name: daily, metric: cost_usd, period: day, warning: 10, critical: 20}
+  - {name: user-daily, metric: cost_usd, period: day, group_by: [user_id], warning: 8}
+`, h.srv.URL)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	c := &clock{t: day.Add(10 * time.Hour)}
+	a, b := newDaemon(t, dsn, f, c), newDaemon(t, dsn, f, c)
+	ctx := context.Background()
+	defer a.a.stop(ctx)
+	defer b.a.stop(ctx)
+
+	live := []*daemon{a, b}
+	step := func(d time.Duration) {
+		c.set(c.now().Add(d))
+		for _, d := range live {
+			d.a.Tick(ctx)
+		}
+	}
+	step(0)
+	if a.a.lease == nil || b.a.lease != nil {
+		t.Fatalf("leading: a %v, b %v; want a only", a.a.lease != nil, b.a.lease != nil)
+	}
+	// 6 + 6 USD from two daemons: the fleet's total crosses 10.
+	at := c.now().Add(-time.Minute)
+	a.write(t, at, "a1", "ann", "6")
+	b.write(t, at, "b1", "bob", "6")
+	step(20 * time.Second)
+	if got, want := h.wait(1), []string{"daily warning firing"}; !slices.Equal(got, want) {
+		t.Fatalf("after 12 USD: notified %q, want %q", got, want)
+	}
+
+	a.crash()
+	live = []*daemon{b}
+	// b tries the lock every 2 s; the server frees it once it has seen
+	// the connection close, a moment later.
+	for i := 0; i < 50 && b.a.lease == nil; i++ {
+		time.Sleep(20 * time.Millisecond)
+		step(2 * time.Second)
+	}
+	if b.a.lease == nil {
+		t.Fatal("b did not take over after a crashed")
+	}
+	// ann reaches 9 (over 8 per user), the day 15: one new alert only.
+	b.write(t, c.now().Add(-5*time.Second), "b2", "ann", "3")
+	step(20 * time.Second)
+	// a restarts: it does not lead while b does.
+	a2 := newDaemon(t, dsn, f, c)
+	defer a2.a.stop(ctx)
+	a2.a.Tick(ctx)
+	if a2.a.lease != nil {
+		t.Fatal("a restarted daemon took the lock b holds")
+	}
+	// b stops cleanly; a2 takes over and sees the day reach 21.
+	b.a.stop(ctx)
+	a2.write(t, c.now().Add(-5*time.Second), "a3", "cat", "6")
+	for i := 0; i < 50 && a2.a.lease == nil; i++ {
+		time.Sleep(20 * time.Millisecond)
+		c.set(c.now().Add(2 * time.Second))
+		a2.a.Tick(ctx)
+	}
+	c.set(c.now().Add(20 * time.Second))
+	a2.a.Tick(ctx)
+	// The next day: everything resolves, once.
+	c.set(day.Add(24*time.Hour + 30*time.Second))
+	a2.a.Tick(ctx)
+	want := []string{
+		"daily warning firing",
+		"user-daily warning firing",
+		"daily warning resolved", "daily critical firing",
+		"daily critical resolved", "user-daily warning resolved",
+	}
+	got := h.wait(len(want))
+	if !slices.Equal(sorted(got[2:4]), sorted(want[2:4])) || !slices.Equal(sorted(got[4:]), sorted(want[4:])) || !slices.Equal(got[:2], want[:2]) {
+		t.Errorf("notified:\n  %s\nwant (each once):\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+
+	// Every transition is stored once.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT rule || ' ' || severity || ' ' || state FROM ai_alerts ORDER BY at, rule, state DESC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sorted(stored), sorted(want)) {
+		t.Errorf("ai_alerts:\n  %s\nwant:\n  %s", strings.Join(stored, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// testWriter sends a logger's lines to t.Log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
