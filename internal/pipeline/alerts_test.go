@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -244,4 +246,52 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestAlerts_ReloadKeepsState: a reload keeps the sums and firing alerts of
+// unchanged rules (not announced again) and gives a new rule its history
+// from the database.
+func TestAlerts_ReloadKeepsState(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	h := newHook(t)
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	write := func(extra string) *rules.File {
+		t.Helper()
+		y := fmt.Sprintf(`notifiers:
+  - {name: hook, type: webhook, url: %q}
+rules:
+  - {name: daily, metric: cost_usd, period: day, warning: 10, annotations: {summary: "%s"}}
+%s`, h.srv.URL, extra, extra)
+		if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := rules.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	f := write("")
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	c := &clock{t: day.Add(10 * time.Hour)}
+	d := newDaemon(t, dsn, f, c)
+	ctx := context.Background()
+	defer d.a.stop(ctx)
+	d.a.Tick(ctx)
+	d.write(t, c.now().Add(-time.Minute), "r1", "ann", "12")
+	c.set(c.now().Add(20 * time.Second))
+	d.a.Tick(ctx)
+	if got, want := h.wait(1), []string{"daily warning firing"}; !slices.Equal(got, want) {
+		t.Fatalf("before the reload: notified %q, want %q", got, want)
+	}
+
+	// The summary changes (daily is unchanged for state) and a rule is added.
+	write("  - {name: user-daily, metric: cost_usd, period: day, group_by: [user_id], warning: 5}\n")
+	d.a.Reload(ctx)
+	c.set(c.now().Add(20 * time.Second))
+	d.a.Tick(ctx)
+	want := []string{"daily warning firing", "user-daily warning firing"}
+	if got := h.wait(len(want)); !slices.Equal(got, want) {
+		t.Errorf("after the reload: notified %q, want %q (daily not again; user-daily from the stored 12 USD)", got, want)
+	}
 }
