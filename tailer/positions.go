@@ -196,26 +196,28 @@ func (ps Positions) Save(path string) error {
 			os.Remove(tmpName)
 		}
 	}()
+	// The os errors below name the temporary file or the directory, and
+	// the operation; this says what for.
 	if _, err := tmp.Write(b); err != nil {
-		return fmt.Errorf("write %s: %w", tmpName, err)
+		return fmt.Errorf("save positions %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmpName, err)
+		return fmt.Errorf("save positions %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmpName, err)
+		return fmt.Errorf("save positions %s: %w", path, err)
 	}
 	if err := os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmpName, err)
+		return fmt.Errorf("save positions %s: %w", path, err)
 	}
 	ok = true
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
+		return fmt.Errorf("save positions %s: %w", path, err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
+		return fmt.Errorf("save positions %s: %w", path, err)
 	}
 	return nil
 }

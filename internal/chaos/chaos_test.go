@@ -41,6 +41,8 @@ type world struct {
 	dsn    string
 	influx testenv.InfluxTarget
 	config string
+	// wrap, when set, runs the daemon through it (setpriv, to drop root).
+	wrap []string
 }
 
 func newWorld(t *testing.T) *world {
@@ -72,7 +74,8 @@ func (w *world) start() *exec.Cmd {
 		w.t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(w.bin, "run", "--config", w.config)
+	args := append(append([]string{}, w.wrap...), w.bin, "run", "--config", w.config)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)

@@ -38,6 +38,9 @@ type sourceReader struct {
 	mu       sync.Mutex
 	acked    tailer.Positions // durably written, saved to posPath
 	follower *tailer.Follower
+	// saveFailing is set while saving positions fails: the error is
+	// logged when it starts and when it ends, not for every batch.
+	saveFailing bool
 }
 
 // readerFile is what a reader keeps per followed file.
@@ -181,26 +184,30 @@ func (r *sourceReader) written(b *Batch) {
 		}
 		r.acked[e.Pos.Key] = e.Pos
 	}
-	for attempt := 0; ; attempt++ {
-		err := r.acked.Save(r.posPath)
-		if err == nil {
-			if attempt > 0 {
-				r.log.Info("positions saved again", "file", r.posPath)
-			}
-			return
+	err := r.acked.Save(r.posPath)
+	if err == nil {
+		if r.saveFailing {
+			r.saveFailing = false
+			r.log.Info("positions saved again", "file", r.posPath)
 		}
-		// Unsaved positions lose nothing (a restart re-reads, and writes
-		// are idempotent), but reading must not run far ahead of them.
-		r.d.metrics.PositionErrors.Inc()
-		if attempt == 0 {
-			r.log.Error("cannot save positions under state_dir; retrying every second", "file", r.posPath, "err", err)
-		}
-		select {
-		case <-r.d.stopping:
-			r.log.Error("positions not saved at shutdown: lines since the last save will be read again (nothing is counted twice)", "file", r.posPath, "err", err)
-			return
-		case <-time.After(time.Second):
-		}
+		return
+	}
+	// Unsaved positions lose nothing: a restart reads again from the last
+	// saved ones, and writes are idempotent. So reading goes on (rows keep
+	// landing, rules keep seeing records) and the next batch tries again;
+	// stopping until state_dir has room would leave the databases behind
+	// for as long as nobody frees it.
+	r.d.metrics.PositionErrors.Inc()
+	select {
+	case <-r.d.stopping:
+		r.log.Error("positions not saved at shutdown: lines since the last save will be read again (nothing is counted twice)", "file", r.posPath, "err", err)
+		return
+	default:
+	}
+	if !r.saveFailing {
+		r.saveFailing = true
+		r.log.Error("cannot save positions under state_dir; reading goes on and every batch tries again (until then a restart reads again what was read since the last save: nothing is counted twice)",
+			"file", r.posPath, "err", err)
 	}
 }
 

@@ -69,7 +69,7 @@ func NewMetrics() *Metrics {
 		FilesMissed:  f("files_missed_total", "Files that rotated away before they were read to the end (a log line names the file).", "writer"),
 		AlertsFiring: g("alerts_firing", "Alerts currently firing.", "alertname", "severity"),
 	}
-	m.PositionErrors = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tokentail", Name: "position_save_errors_total", Help: "Failures to save positions under state_dir (reading pauses until it works)."})
+	m.PositionErrors = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tokentail", Name: "position_save_errors_total", Help: "Failures to save positions under state_dir (reading goes on; a restart reads again what the last save does not cover, without storing it twice)."})
 	m.RulesReloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tokentail", Name: "rules_last_reload_ok", Help: "1 when the last load of the rules file succeeded."})
 	m.RulesLeader = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tokentail", Name: "rules_leader", Help: "1 when this daemon evaluates the rules for every daemon writing to the database (it holds the rules lock)."})
 	r.MustRegister(m.PositionErrors, m.RulesReloadOK, m.RulesLeader)
