@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +32,9 @@ PostgreSQL, for a range (default: the last 30 days, today included).
                                Several on one field: any may match; on
                                different fields: all must match
   --top 20                     the 20 costliest groups (the total covers all)
-  --currency INR --rate 83.2   show money in another currency (rate per USD)
+  --currency INR --rate 83.2   show money in another currency (rate per USD);
+                               the config's report: {currency, rate} is the
+                               default, and --currency alone takes its rate
 
 Flags:
 `
@@ -55,8 +58,8 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	top := fs.Int("top", 0, "keep only the N costliest groups (0: all)")
 	format := fs.String("format", "table", "output format: table, csv, json or html")
 	output := fs.String("output", "", "write to this file instead of stdout")
-	currency := fs.String("currency", "USD", "currency to show money in; other than USD needs --rate")
-	rate := fs.String("rate", "", "units of --currency per US dollar, e.g. 83.2")
+	currency := fs.String("currency", "", "currency to show money in, e.g. EUR (default: report.currency of the config, else USD); other than USD needs a rate")
+	rate := fs.String("rate", "", "units of the currency per US dollar, e.g. 83.2 (default: report.rate of the config)")
 	fs.Usage = func() {
 		fmt.Fprint(m.Stderr, reportUsage)
 		fs.PrintDefaults()
@@ -67,8 +70,11 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("report: unexpected argument %q (flags come as --by day, --where model=x)", fs.Arg(0))
 	}
-	q, err := reportQuery(time.Now(), *since, *until, *tz, by, where, *top, *currency, *rate)
+	q, err := reportQuery(time.Now(), *since, *until, *tz, by, where, *top)
 	if err != nil {
+		return err
+	}
+	if err := checkMoneyFlags(*currency, *rate); err != nil {
 		return err
 	}
 	switch *format {
@@ -80,6 +86,11 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	cur, err := reportCurrency(*currency, *rate, cfg.Report)
+	if err != nil {
+		return err
+	}
+	q.Rate = cur.rate
 	if cfg.Postgres == nil {
 		return usagef("%s: report reads PostgreSQL: configure postgres.dsn", cfg.File)
 	}
@@ -89,13 +100,13 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
-	res, err := report.Run(ctx, conn, q, *currency)
+	res, err := report.Run(ctx, conn, q, cur.code)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	var charts *report.Charts
 	if *format == "html" {
-		if charts, err = report.LoadCharts(ctx, conn, q, *currency); err != nil {
+		if charts, err = report.LoadCharts(ctx, conn, q, cur.code); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
 	}
@@ -140,7 +151,7 @@ func writeReport(w io.Writer, format string, res *report.Result, charts *report.
 
 // reportQuery checks the flags and turns them into a report.Query; every
 // mistake is a usage error.
-func reportQuery(now time.Time, since, until, tz string, by, where []string, top int, currency, rate string) (report.Query, error) {
+func reportQuery(now time.Time, since, until, tz string, by, where []string, top int) (report.Query, error) {
 	var q report.Query
 	loc, err := time.LoadLocation(tz)
 	if err != nil || tz == "" || tz == "Local" {
@@ -192,21 +203,62 @@ func reportQuery(now time.Time, since, until, tz string, by, where []string, top
 		return q, usagef("report: --top %d: give a positive number, or 0 for every group", top)
 	}
 	q.Top = top
-	if !report.ValidCurrency(currency) {
-		return q, usagef("report: --currency %q: give a three-letter code such as USD, EUR or INR", currency)
+	return q, nil
+}
+
+// checkMoneyFlags checks what --currency and --rate say on their own, so
+// that a typo is reported before the config is read.
+func checkMoneyFlags(currency, rate string) error {
+	if currency != "" && !report.ValidCurrency(currency) {
+		return usagef("report: --currency %q: give a three-letter code such as USD, EUR or INR", currency)
+	}
+	if rate != "" {
+		if err := report.ValidRate(rate); err != nil {
+			return usagef("report: --%v", err)
+		}
+	}
+	return nil
+}
+
+// money is the currency a report shows and its rate per USD as decimal
+// text ("" for USD).
+type money struct {
+	code, rate string
+}
+
+// reportCurrency decides the report's currency: the flags override the
+// config's report section, which overrides USD. --currency alone takes the
+// config's rate when the config names the same currency; --rate alone
+// applies to the config's currency. A rate without a currency to convert
+// to, or a currency without a rate, is a usage error.
+func reportCurrency(currency, rate string, cfg *config.Report) (money, error) {
+	cfgCode, cfgRate := "USD", ""
+	if cfg != nil && cfg.Currency != "" && cfg.Currency != "USD" {
+		// The config holds the rate as a float; its shortest decimal form
+		// is the number as written in the file (0.92, not 0.9200000000000000355).
+		cfgCode, cfgRate = cfg.Currency, strconv.FormatFloat(cfg.Rate, 'f', -1, 64)
+	}
+	code := currency
+	if code == "" {
+		code = cfgCode
+	}
+	if code == "USD" {
+		if rate != "" {
+			return money{}, usagef("report: --rate needs --currency (or report.currency in the config): say which currency the rate converts US dollars to")
+		}
+		return money{code: "USD"}, nil
 	}
 	switch {
-	case rate != "" && currency == "USD":
-		return q, usagef("report: --rate needs --currency: say which currency the rate converts US dollars to")
 	case rate != "":
-		if err := report.ValidRate(rate); err != nil {
-			return q, usagef("report: --%v", err)
-		}
-		q.Rate = rate
-	case currency != "USD":
-		return q, usagef("report: --currency %s needs --rate (how many %s one US dollar buys)", currency, currency)
+	case code == cfgCode:
+		rate = cfgRate
+	default:
+		return money{}, usagef("report: --currency %s needs --rate (how many %s one US dollar buys), or report: {currency: %s, rate: ...} in the config", code, code, code)
 	}
-	return q, nil
+	if err := report.ValidRate(rate); err != nil {
+		return money{}, usagef("report: report.rate: %v", err)
+	}
+	return money{code: code, rate: rate}, nil
 }
 
 // connectPostgres opens one connection to the configured database; the

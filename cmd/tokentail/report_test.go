@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokentail/tokentail/internal/config"
 	"github.com/tokentail/tokentail/internal/testenv"
 	"github.com/tokentail/tokentail/parse"
 	"github.com/tokentail/tokentail/writers/postgres"
@@ -64,6 +65,7 @@ func reportRecords() []parse.Record {
 
 func TestReport_Usage(t *testing.T) {
 	noPG := writeConfig(t, "sources:\n  - {name: api, paths: [/tmp/x.log]}\n")
+	eurNoPG := writeConfig(t, "report: {currency: EUR, rate: 0.92}\n")
 	cases := []struct {
 		args []string
 		want string
@@ -74,8 +76,9 @@ func TestReport_Usage(t *testing.T) {
 		{[]string{"--where", "model"}, "FIELD=GLOB"},
 		{[]string{"--where", "day=2024-01-01"}, "--since and --until"},
 		{[]string{"--top", "-1"}, "--top -1"},
-		{[]string{"--currency", "INR"}, "needs --rate"},
-		{[]string{"--rate", "83"}, "--rate needs --currency"},
+		{[]string{"--config", noPG, "--currency", "INR"}, "needs --rate"},
+		{[]string{"--config", noPG, "--rate", "83"}, "--rate needs --currency"},
+		{[]string{"--config", eurNoPG, "--currency", "INR"}, "--currency INR needs --rate"},
 		{[]string{"--currency", "INR", "--rate", "abc"}, "not a decimal"},
 		{[]string{"--currency", "INR", "--rate", "-2"}, "above zero"},
 		{[]string{"--currency", "rupees", "--rate", "2"}, "three-letter"},
@@ -165,4 +168,79 @@ llama-3,0,1,1000,0,100,0,0,99.983,99.983,99.983,1,0,1
 			t.Errorf("exit %d, stderr %q", code, stderr)
 		}
 	})
+}
+
+func TestReportCurrency_FlagsOverrideConfig(t *testing.T) {
+	eur := &config.Report{Currency: "EUR", Rate: 0.92}
+	cases := []struct {
+		name           string
+		currency, rate string
+		cfg            *config.Report
+		want           money
+		wantErr        string
+	}{
+		{"nothing: USD", "", "", nil, money{code: "USD"}, ""},
+		{"config USD", "", "", &config.Report{Currency: "USD"}, money{code: "USD"}, ""},
+		{"config EUR", "", "", eur, money{code: "EUR", rate: "0.92"}, ""},
+		{"config rate written exactly", "", "", &config.Report{Currency: "INR", Rate: 83.2}, money{code: "INR", rate: "83.2"}, ""},
+		{"flag USD over config", "USD", "", eur, money{code: "USD"}, ""},
+		{"flag currency and rate over config", "INR", "83.2", eur, money{code: "INR", rate: "83.2"}, ""},
+		{"flag rate for the config's currency", "", "0.9", eur, money{code: "EUR", rate: "0.9"}, ""},
+		{"flag currency takes the config's rate", "EUR", "", eur, money{code: "EUR", rate: "0.92"}, ""},
+		{"flags without config", "GBP", "0.79", nil, money{code: "GBP", rate: "0.79"}, ""},
+		{"another currency needs a rate", "INR", "", eur, money{}, "--currency INR needs --rate"},
+		{"a rate needs a currency", "", "2", nil, money{}, "--rate needs --currency"},
+		{"a rate for USD", "USD", "2", eur, money{}, "--rate needs --currency"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := reportCurrency(c.currency, c.rate, c.cfg)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error: got %v, want it to contain %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("got %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestReport_CurrencyFromConfig: report: {currency, rate} in the config
+// converts every format without flags, and the flags override it.
+func TestReport_CurrencyFromConfig(t *testing.T) {
+	dsn := seedPostgres(t, reportRecords())
+	cfg := writeConfig(t, fmt.Sprintf("postgres: {dsn: %q}\nreport: {currency: EUR, rate: 0.5}\n", dsn))
+	base := []string{"report", "--config", cfg, "--since", "2025-03-01", "--until", "2025-03-03"}
+	cases := []struct {
+		name  string
+		args  []string
+		wants []string
+	}{
+		// The fixture costs $12.34892 in all: half of it in EUR.
+		{"table", []string{"--by", "day"}, []string{"EUR at 0.5 per USD", "total         €6.17"}},
+		{"csv", []string{"--by", "none", "--format", "csv"}, []string{"cost_eur,requests", "\n6.17446,5,"}},
+		{"json", []string{"--by", "none", "--format", "json"}, []string{`"currency": "EUR"`, `"rate": 0.5,`, `"cost": 6.17446,`}},
+		{"html", []string{"--by", "none", "--format", "html"}, []string{"€6.17"}},
+		{"flag rate", []string{"--by", "none", "--format", "csv", "--rate", "2"}, []string{"cost_eur,", "\n24.69784,5,"}},
+		{"flag USD", []string{"--by", "none", "--format", "csv", "--currency", "USD"}, []string{"cost_usd,", "\n12.34892,5,"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, stderr := run(t, append(base, c.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			for _, want := range c.wants {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
 }
