@@ -2,6 +2,7 @@ package parse
 
 import (
 	"bytes"
+	"encoding/json"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -165,7 +166,18 @@ func SanitizeRaw(dst, raw []byte, drop map[string]bool) []byte {
 		for j < len(raw) && isKeyByte(raw[j]) {
 			j++
 		}
-		if j < len(raw) && raw[j] == '"' && drop[string(raw[i+1:j])] {
+		name := raw[i+1 : j]
+		if j < len(raw) && raw[j] == '\\' {
+			// An escaped name ("\u0070rompt" is "prompt"): decode it to
+			// compare. Rejects are rare; the cost does not matter.
+			if e := skipJSONValue(raw, i); e-1 > i && raw[e-1] == '"' {
+				var s string
+				if json.Unmarshal(raw[i:e], &s) == nil {
+					name, j = []byte(s), e-1
+				}
+			}
+		}
+		if j < len(raw) && raw[j] == '"' && drop[string(name)] {
 			k := j + 1
 			for k < len(raw) && (raw[k] == ' ' || raw[k] == '\t') {
 				k++

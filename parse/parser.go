@@ -351,6 +351,11 @@ func (p *Parser) fill(msg *Message, readAt time.Time, a *Arena, rec *Record) (Re
 			p.Undated++
 		}
 	}
+	if !InTimeRange(rec.OccurredAt) {
+		// PostgreSQL would store it but InfluxDB cannot: refused here, so
+		// that rows and points stay one to one.
+		return ReasonBadTime, "the timestamp is outside the years 1678-2261"
+	}
 
 	// Who and what.
 	if v := p.vals[fUserID]; v != nil {

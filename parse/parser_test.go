@@ -226,6 +226,8 @@ func TestParser_Rejects(t *testing.T) {
 		{`AI_COST: {"model":42}`, ReasonWrongType},
 		{`AI_COST: {"model":"m","timestamp":"yesterday"}`, ReasonBadTime},
 		{`AI_COST: {"model":"m","timestamp":"2026-02-30T00:00:00Z"}`, ReasonBadTime},
+		{`AI_COST: {"model":"m","timestamp":"2300-01-01T00:00:00Z"}`, ReasonBadTime}, // InfluxDB cannot store it
+		{`AI_COST: {"model":"m","timestamp":"1600-01-01T00:00:00Z"}`, ReasonBadTime},
 		{`AI_COST: {"model":"m","duration_ms":-3}`, ReasonBadDuration},
 		{`AI_COST: {"model":"m","pad":"` + strings.Repeat("x", 300) + `"}`, ReasonLineTooLong},
 	}
@@ -323,6 +325,8 @@ func TestSanitizeRaw(t *testing.T) {
 		{`AI_COST: {"messages":[{"content":"secret"}],"model":"m"`, `AI_COST: {"messages":"[dropped]","model":"m"`},
 		{`AI_COST: {"model":"m","prompt":"cut here`, `AI_COST: {"model":"m","prompt":"[dropped]"`},
 		{`{"log":"AI_COST: {\"prompt\":\"secret\"}"}`, `{"log":"AI_COST: {[cut: content field]`},
+		// Escaped names are content names too.
+		{`AI_COST: {"\u0070rompt":"secret","x":{"me\u0073sages":["secret"]},"model":`, `AI_COST: {"\u0070rompt":"[dropped]","x":{"me\u0073sages":"[dropped]"},"model":`},
 	}
 	for _, tt := range tests {
 		if got := string(SanitizeRaw(nil, []byte(tt.in), drop)); got != tt.want {

@@ -218,3 +218,10 @@ func exactEpochSeconds(b []byte) (time.Time, bool) {
 	}
 	return time.Unix(sec, ns).UTC(), true
 }
+
+// InTimeRange says whether t can be a record's occurred_at: a time that
+// nanoseconds since 1970 in an int64 can hold (InfluxDB's range), with a
+// second to spare for the writer's per-record spread.
+func InTimeRange(t time.Time) bool {
+	return !t.Before(time.Unix(0, math.MinInt64+2)) && !t.After(time.Unix(0, math.MaxInt64-int64(time.Second)))
+}

@@ -4,17 +4,8 @@ import (
 	"errors"
 	"math"
 	"strconv"
-	"time"
 
 	"github.com/tokentail/tokentail/parse"
-)
-
-// Influx stores nanoseconds since the epoch in an int64 and reserves the
-// two extreme values; a record outside this span cannot become a point. The
-// upper bound leaves room for the sub-precision offset (< 1 s).
-var (
-	minTime = time.Unix(0, math.MinInt64+2)
-	maxTime = time.Unix(0, math.MaxInt64-int64(time.Second))
 )
 
 // errTimeRange is why a record whose time Influx cannot store is refused.
@@ -46,7 +37,10 @@ func AppendLine(b []byte, r *parse.Record) ([]byte, error) {
 // nothing: every number goes through strconv.Append*, every string is
 // escaped byte by byte into b.
 func (e *encoder) appendRecord(b []byte, r *parse.Record) ([]byte, error) {
-	if r.OccurredAt.Before(minTime) || r.OccurredAt.After(maxTime) {
+	// Influx stores nanoseconds since the epoch in an int64 and reserves
+	// the two extreme values; parse refuses such records already, this is
+	// the writer's own guard.
+	if !parse.InTimeRange(r.OccurredAt) {
 		return b, errTimeRange
 	}
 	b = append(b, e.measurement...)
