@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -117,6 +118,10 @@ func isTransient(err error) bool {
 			return true
 		}
 		return strings.HasPrefix(pgErr.Code, "08") // connection_exception
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return false // a wrong CA or a bad server certificate does not heal by waiting
 	}
 	var connErr *pgconn.ConnectError
 	var netErr net.Error
