@@ -277,3 +277,24 @@ func (f *File) HistoryStart(t time.Time) time.Time {
 	}
 	return from
 }
+
+// NeedsAttributes says whether a rule groups or filters by a field that is
+// neither a record column nor status: an attribute or a source label, which
+// PostgreSQL keeps in the attributes column. Reading history without it is
+// much cheaper.
+func (f *File) NeedsAttributes() bool {
+	for i := range f.Rules {
+		r := &f.Rules[i]
+		for _, g := range r.GroupBy {
+			if newFieldRef(g).kind == fieldOther {
+				return true
+			}
+		}
+		for _, m := range r.Where {
+			if newFieldRef(m.Field).kind == fieldOther {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -115,7 +115,7 @@ func (a *Alerts) Reload(ctx context.Context) {
 		e := rules.Continue(f, a.log, a.engine)
 		if fresh := e.Fresh(); len(fresh) > 0 && a.pg != nil {
 			t, _ := e.Evaluated()
-			n, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: f.HistoryStart(t), TxidFrom: math.MinInt64, TxidTo: a.cursor, Before: true},
+			n, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: f.HistoryStart(t), TxidFrom: math.MinInt64, TxidTo: a.cursor, Before: true, Attributes: f.NeedsAttributes()},
 				func(r *parse.Record) error { e.ObserveFresh(r); return nil })
 			if err != nil {
 				// Start the new rules again from scratch when leading next.
@@ -284,7 +284,7 @@ func (a *Alerts) start(ctx context.Context, now time.Time) error {
 		return err
 	}
 	t, _ := e.Evaluated()
-	n, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: f.HistoryStart(t), TxidFrom: math.MinInt64, TxidTo: hi, Before: true},
+	n, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: f.HistoryStart(t), TxidFrom: math.MinInt64, TxidTo: hi, Before: true, Attributes: f.NeedsAttributes()},
 		func(r *parse.Record) error { e.Observe(r); return nil })
 	if err != nil {
 		return err
@@ -319,7 +319,7 @@ func (a *Alerts) follow(ctx context.Context) (time.Time, bool) {
 	}
 	if hi > a.cursor {
 		t, _ := a.engine.Evaluated()
-		_, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: a.file.HistoryStart(t), TxidFrom: a.cursor, TxidTo: hi},
+		_, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: a.file.HistoryStart(t), TxidFrom: a.cursor, TxidTo: hi, Attributes: a.file.NeedsAttributes()},
 			func(r *parse.Record) error { a.engine.Observe(r); return nil })
 		if err != nil {
 			a.log.Warn("rules: new rows not read", "err", err)

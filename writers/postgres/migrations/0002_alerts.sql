@@ -11,7 +11,7 @@
 -- exact enough and costs almost nothing to keep (docs/postgres.md).
 ALTER TABLE ai_usage_events ADD COLUMN txid bigint;
 ALTER TABLE ai_usage_events ALTER COLUMN txid SET DEFAULT txid_current();
-CREATE INDEX ai_usage_events_txid ON ai_usage_events USING brin (txid);
+CREATE INDEX ai_usage_events_txid ON ai_usage_events USING brin (txid) WITH (autosummarize = on);
 
 -- Every alert transition, once: a retried insert adds nothing.
 CREATE TABLE ai_alerts (
