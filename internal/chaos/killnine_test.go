@@ -132,6 +132,7 @@ type runStats struct {
 	renameRotations   int64
 	truncateRotations int64
 	files             int
+	commit            string // of the tree the daemon was built from
 }
 
 // found is what the databases hold at the end.
@@ -166,8 +167,9 @@ func TestChaos_KillNineOutage(t *testing.T) {
 	// How long the generators write, at the rate asked.
 	run := time.Duration(float64(records) / (float64(rate) * (1 - noise)) * float64(time.Second))
 
+	commit := treeCommit()
 	w := newWorld(t)
-	st := runStats{seed: uint64(time.Now().UnixNano()), rate: rate, kills: kills, outages: planOutages(nOutages, run, outageLen), files: 8}
+	st := runStats{commit: commit, seed: uint64(time.Now().UnixNano()), rate: rate, kills: kills, outages: planOutages(nOutages, run, outageLen), files: 8}
 	t.Logf("seed %d: %d record lines at %d lines/s (about %s), %d kills, outages: %v",
 		st.seed, records, rate, run.Round(time.Second), kills, st.outages)
 	rng := rand.New(rand.NewPCG(st.seed, 1))
@@ -181,9 +183,12 @@ func TestChaos_KillNineOutage(t *testing.T) {
 		err error
 	}
 	results := make(chan result, 2)
+	// A test that fails half-way stops its generators too.
+	genCtx, stopGen := context.WithCancel(context.Background())
+	defer stopGen()
 	for i, rot := range []loggen.Rotation{loggen.RotateRename, loggen.RotateCopyTruncate} {
 		go func() {
-			man, err := loggen.Live(context.Background(), loggen.LiveOptions{
+			man, err := loggen.Live(genCtx, loggen.LiveOptions{
 				Options: loggen.Options{Seed: st.seed + uint64(i), Noise: noise, Malformed: 0.01, NoCost: 0.2, NoID: 0.2},
 				Dir:     filepath.Join(w.dir, "logs"), Name: rot.String(), Files: st.files / 2,
 				Rate: float64(rate) / 2, Records: records / 2,
@@ -206,6 +211,13 @@ func TestChaos_KillNineOutage(t *testing.T) {
 		do func()
 	}
 	d := w.start()
+	t.Cleanup(func() {
+		// Failed half-way: no daemon outlives the test.
+		if d.ProcessState == nil {
+			d.Process.Kill()
+			d.Wait()
+		}
+	})
 	var events []event
 	for range kills {
 		events = append(events, event{time.Duration(rng.Int64N(int64(run))), func() {
@@ -354,11 +366,6 @@ func (w *world) final(ctx context.Context) (found, error) {
 // found.
 func (st runStats) markdown(t *testing.T, want loggen.Manifest, got found) string {
 	m := bench.ReadMachine(time.Now())
-	_, file, _, _ := runtime.Caller(0)
-	commit := "unknown"
-	if out, err := exec.Command("git", "-C", filepath.Dir(file), "rev-parse", "--short=12", "HEAD").Output(); err == nil {
-		commit = strings.TrimSpace(string(out))
-	}
 	result := "PASS: every record exactly once"
 	if t.Failed() {
 		result = "FAIL (see the test log)"
@@ -367,7 +374,7 @@ func (st runStats) markdown(t *testing.T, want loggen.Manifest, got found) strin
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("| run | |\n|---|---|\n")
 	p("| date | %s |\n", m.Date.UTC().Format("2006-01-02 15:04 MST"))
-	p("| commit | %s |\n", commit)
+	p("| commit | %s |\n", st.commit)
 	p("| machine | %s, %d cores, %.1f GiB RAM, %s, kernel %s; load %s at the end |\n",
 		m.CPU, m.Cores, float64(m.MemoryKiB)/(1<<20), m.Go, m.Kernel, bench.LoadAverage())
 	p("| command | `make chaos` (go test -run TestChaos_KillNineOutage ./internal/chaos), seed %d |\n", st.seed)
@@ -407,4 +414,20 @@ func (st runStats) markdown(t *testing.T, want loggen.Manifest, got found) strin
 	}
 	p("| cost logged, USD (exact) | %s | %s |\n", want.Cost, got.cost)
 	return b.String()
+}
+
+// treeCommit names the tree the test builds the daemon from: the commit,
+// and whether files it tracks differ from it.
+func treeCommit() string {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Dir(file)
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if dirty, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(dirty) > 0 {
+		c += " (with uncommitted changes)"
+	}
+	return c
 }
