@@ -9,6 +9,7 @@ package rules
 import (
 	"fmt"
 	"os"
+	"strings"
 	"text/template"
 	"time"
 
@@ -58,6 +59,29 @@ type Notifier struct {
 	SendResolved   bool
 	MinSeverity    Severity
 	QueueSize      int
+
+	literal bool // the URL was written in the file, not taken from ${VAR}
+}
+
+// Warnings are problems with the file that do not stop it from loading: a
+// notifier URL (webhook URLs carry their token) written in clear in a file
+// other users can read.
+func (f *File) Warnings() []string {
+	var names []string
+	for _, n := range f.Notifiers {
+		if n.literal {
+			names = append(names, "notifiers "+n.Name+" url")
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	fi, err := os.Stat(f.Path)
+	if err != nil || fi.Mode().Perm()&0o044 == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s is readable by other users (mode %04o) and holds a secret in clear (%s); run chmod 600 %s, or take the URL from the environment with ${VAR}",
+		f.Path, fi.Mode().Perm(), strings.Join(names, ", "), f.Path)}
 }
 
 // NotifierType is how a notifier delivers.

@@ -139,6 +139,7 @@ func (d *decoder) notifier(n *yaml.Node, p string) (Notifier, bool) {
 				return
 			}
 			nf.URL = config.Secret(s)
+			nf.literal = !strings.Contains(v.Value, "${")
 		case "timeout":
 			if dur, ok := d.duration(v, kp); ok {
 				if dur <= 0 {

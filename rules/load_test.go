@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,5 +146,43 @@ func TestLoad_Example(t *testing.T) {
 	}
 	if got := f.Rules[3]; got.ZScoreOver != 30*24*3600e9 || *got.Warning != 2 {
 		t.Errorf("cost-anomaly: got zscore_over %v warning %v", got.ZScoreOver, *got.Warning)
+	}
+}
+
+func TestFile_WarningsLiteralURL(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		url  string
+		mode os.FileMode
+		warn bool
+	}{
+		{"literal, readable by others", "https://hooks.example/T0/secret", 0o644, true},
+		{"literal, owner only", "https://hooks.example/T0/secret", 0o600, false},
+		{"from the environment", "${HOOK_URL}", 0o644, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, fmt.Sprintf("r%d.yaml", i))
+			y := "notifiers:\n  - {name: ops, type: webhook, url: \"" + tt.url + "\"}\nrules:\n  - {name: x, metric: requests, window: 1m, warning: 1}\n"
+			if err := os.WriteFile(path, []byte(y), tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("HOOK_URL", "https://hooks.example/T0/env")
+			f, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := f.Warnings()
+			if got := len(w) > 0; got != tt.warn {
+				t.Fatalf("Warnings() = %q, want a warning: %v", w, tt.warn)
+			}
+			if tt.warn && (!strings.Contains(w[0], path) || !strings.Contains(w[0], "chmod 600") || strings.Contains(w[0], "secret")) {
+				t.Errorf("warning %q: want the path and chmod 600, and not the URL", w[0])
+			}
+		})
 	}
 }

@@ -77,6 +77,9 @@ func (m *Main) runRulesCheck(args []string) error {
 	if err != nil {
 		return rulesLoadError(err)
 	}
+	for _, w := range f.Warnings() {
+		fmt.Fprintf(m.Stderr, "warning: %s\n", w)
+	}
 	fmt.Fprintf(m.Stdout, "%s: ok: %d rules, %d notifiers\n", path, len(f.Rules), len(f.Notifiers))
 	return nil
 }

@@ -53,6 +53,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		if rulesFile, err = rules.Load(cfg.RulesFile); err != nil {
 			return err
 		}
+		for _, w := range rulesFile.Warnings() {
+			log.Warn(w)
+		}
 	}
 	var ln net.Listener
 	if cfg.HTTP != nil {
