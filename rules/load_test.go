@@ -180,7 +180,7 @@ func TestFile_WarningsLiteralURL(t *testing.T) {
 			if got := len(w) > 0; got != tt.warn {
 				t.Fatalf("Warnings() = %q, want a warning: %v", w, tt.warn)
 			}
-			if tt.warn && (!strings.Contains(w[0], path) || !strings.Contains(w[0], "chmod 600") || strings.Contains(w[0], "secret")) {
+			if tt.warn && (!strings.Contains(w[0], path) || !strings.Contains(w[0], "chmod 600") || strings.Contains(w[0], "hooks.example")) {
 				t.Errorf("warning %q: want the path and chmod 600, and not the URL", w[0])
 			}
 		})
