@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tokentail/tokentail/internal/testenv"
 	"github.com/tokentail/tokentail/parse"
@@ -293,5 +294,25 @@ rules:
 	want := []string{"daily warning firing", "user-daily warning firing"}
 	if got := h.wait(len(want)); !slices.Equal(got, want) {
 		t.Errorf("after the reload: notified %q, want %q (daily not again; user-daily from the stored 12 USD)", got, want)
+	}
+
+	// A broken file keeps the rules running, and says so in the metric.
+	if err := os.WriteFile(path, []byte("rules:\n  - {name: x, metric: nope}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.a.Reload(ctx)
+	var m dto.Metric
+	if err := d.a.metrics.RulesReloadOK.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetGauge().GetValue(); got != 0 {
+		t.Errorf("rules_last_reload_ok = %v after a broken file, want 0", got)
+	}
+	d.write(t, c.now().Add(-5*time.Second), "r2", "bob", "6")
+	c.set(c.now().Add(20 * time.Second))
+	d.a.Tick(ctx)
+	want = append(want, "user-daily warning firing")
+	if got := h.wait(len(want)); !slices.Equal(got, want) {
+		t.Errorf("after a broken reload: notified %q, want %q (the previous rules still run)", got, want)
 	}
 }
