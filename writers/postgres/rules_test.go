@@ -1,0 +1,93 @@
+package postgres
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/tokentail/tokentail/parse"
+)
+
+// TestReadEvents_Cursor: rows are read once each by txid cursor, whatever
+// the order their transactions write them in, and read back as written.
+func TestReadEvents_Cursor(t *testing.T) {
+	w, dsn := openTest(t, Config{})
+	ctx := context.Background()
+	conn := connect(t, dsn)
+	recs := makeRecords(300, time.Now(), 1, 7)
+	lo, err := w.Horizon(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A transaction that started first holds its rows back until it ends.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT txid_current()"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(ctx, recs[:100]); err != nil {
+		t.Fatal(err)
+	}
+	read := func(from, to int64) (int64, parse.Money) {
+		var sum parse.Money
+		n, err := w.ReadEvents(ctx, EventQuery{Since: time.Now().Add(-48 * time.Hour), TxidFrom: from, TxidTo: to},
+			func(r *parse.Record) error { sum += r.Cost; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, sum
+	}
+	hi, err := w.Horizon(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := read(lo, hi); n != 0 {
+		t.Fatalf("read %d rows while an older transaction runs, want 0 (they are not final below its txid)", n)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(ctx, recs[100:]); err != nil {
+		t.Fatal(err)
+	}
+	hi, err = w.Horizon(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, sum := read(lo, hi)
+	if n != 300 || sum != sumMoney(recs) {
+		t.Errorf("read %d rows, cost %s; want 300, %s", n, sum, sumMoney(recs))
+	}
+	if n, _ := read(hi, math.MaxInt64); n != 0 {
+		t.Errorf("read %d rows past the horizon, want 0", n)
+	}
+}
+
+// BenchmarkReadEvents is what the daemon evaluating the rules pays per row
+// to read the fleet's rows back (ns/op is per row).
+func BenchmarkReadEvents(b *testing.B) {
+	w, _ := openTest(b, Config{})
+	ctx := context.Background()
+	const n = 100_000
+	if _, err := w.Write(ctx, makeRecords(n, time.Now(), 1, 3)); err != nil {
+		b.Fatal(err)
+	}
+	hi, err := w.Horizon(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	rows := 0
+	for rows < b.N {
+		k, err := w.ReadEvents(ctx, EventQuery{Since: time.Now().Add(-48 * time.Hour), TxidFrom: math.MinInt64, TxidTo: hi},
+			func(*parse.Record) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows += int(k)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
+}
