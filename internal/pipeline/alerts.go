@@ -56,6 +56,11 @@ type Alerts struct {
 	unsaved   []postgres.Alert // transitions not stored yet (the database failed)
 	nextTry   time.Time        // when to try the lock again
 	lastClock time.Time
+	// The horizon and since when it has not moved: a transaction open for
+	// long holds evaluation back, and is named once in the log.
+	lastHi     int64
+	hiSince    time.Time
+	hiReported bool
 }
 
 // How often a daemon that does not lead tries the rules lock, and how far
@@ -317,6 +322,7 @@ func (a *Alerts) follow(ctx context.Context) (time.Time, bool) {
 		a.log.Warn("rules: new rows not read", "err", err)
 		return time.Time{}, false
 	}
+	a.watchHorizon(ctx, hi, clock)
 	if hi > a.cursor {
 		t, _ := a.engine.Evaluated()
 		_, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: a.file.HistoryStart(t), TxidFrom: a.cursor, TxidTo: hi, Attributes: a.file.NeedsAttributes()},
@@ -329,6 +335,29 @@ func (a *Alerts) follow(ctx context.Context) (time.Time, bool) {
 	}
 	a.lastClock = clock
 	return clock, true
+}
+
+// heldBackAfter is how long the horizon may stay still, while rows are
+// written, before the transaction holding it is named in the log.
+const heldBackAfter = time.Minute
+
+// watchHorizon logs, once per horizon, a transaction that has held it for
+// heldBackAfter: rows written since are not evaluated until it ends.
+func (a *Alerts) watchHorizon(ctx context.Context, hi int64, now time.Time) {
+	if hi != a.lastHi {
+		a.lastHi, a.hiSince, a.hiReported = hi, now, false
+		return
+	}
+	if a.hiReported || now.Sub(a.hiSince) < heldBackAfter {
+		return
+	}
+	who, err := a.pg.Blocker(ctx, hi)
+	if err != nil || who == "" {
+		return // no transaction holds it: nothing was written
+	}
+	a.hiReported = true
+	a.log.Warn("a transaction open for long holds back alert evaluation: rows written after it started are evaluated once it ends",
+		"transaction", who, "held_for", now.Sub(a.hiSince).Round(time.Second))
 }
 
 // save stores the transitions not stored yet and the engine's state, when

@@ -316,3 +316,57 @@ rules:
 		t.Errorf("after a broken reload: notified %q, want %q (the previous rules still run)", got, want)
 	}
 }
+
+// TestAlerts_HeldBackIsNamed: a transaction left open holds back evaluation
+// (its rows, and every row after it, are not final); after a minute the
+// log names it.
+func TestAlerts_HeldBackIsNamed(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	f, err := rules.Parse("rules.yaml", []byte("rules:\n  - {name: spend, metric: cost_usd, window: 5m, warning: 1}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Now()}
+	d := newDaemon(t, dsn, f, c)
+	var logs strings.Builder
+	var mu sync.Mutex
+	d.a.log = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	ctx := context.Background()
+	defer d.a.stop(ctx)
+	d.a.Tick(ctx)
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "SELECT txid_current()"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		c.set(c.now().Add(40 * time.Second))
+		d.a.Tick(ctx)
+	}
+	mu.Lock()
+	got := logs.String()
+	mu.Unlock()
+	if !strings.Contains(got, "holds back alert evaluation") || !strings.Contains(got, "pid ") {
+		t.Errorf("log after 2 minutes behind an open transaction:\n%s\nwant the transaction named", got)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}

@@ -70,6 +70,24 @@ func (w *Writer) Horizon(ctx context.Context) (int64, error) {
 	return h, nil
 }
 
+// Blocker describes the transaction that holds the horizon at xmin, when
+// there is one: a long-running writing transaction in the database delays
+// the rules until it ends, and the operator needs to know which.
+func (w *Writer) Blocker(ctx context.Context, xmin int64) (string, error) {
+	var pid int
+	var app, state string
+	var start time.Time
+	err := w.pool.QueryRow(ctx, `SELECT pid, coalesce(application_name, ''), coalesce(state, ''), coalesce(xact_start, now())
+		FROM pg_stat_activity WHERE backend_xid::text::bigint = $1::bigint % 4294967296 LIMIT 1`, xmin).Scan(&pid, &app, &state, &start)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", w.scrub(fmt.Errorf("postgres: find the oldest transaction: %w", err))
+	}
+	return fmt.Sprintf("pid %d (application %q, %s, open since %s)", pid, app, state, start.UTC().Format(time.RFC3339)), nil
+}
+
 // EventQuery selects stored events for the rules engine.
 type EventQuery struct {
 	// Since is the earliest occurred_at wanted.
