@@ -67,8 +67,8 @@ func TestRulesTest_AgreesWithRun(t *testing.T) {
 		files = append(files, p)
 	}
 	cfgPath := filepath.Join(dir, "tokentail.yaml")
-	cfg := fmt.Sprintf("sources:\n  - {name: app, paths: [%q]}\nstate_dir: %q\npostgres: {dsn: %q}\n",
-		filepath.Join(dir, "*.log"), filepath.Join(dir, "state"), dsn)
+	cfg := fmt.Sprintf("sources:\n  - {name: app, paths: [%q]}\nstate_dir: %q\npostgres: {dsn: %q}\nrules_file: %q\n",
+		filepath.Join(dir, "*.log"), filepath.Join(dir, "state"), dsn, rulesPath)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +134,38 @@ func TestRulesTest_AgreesWithRun(t *testing.T) {
 		t.Errorf("run stored %d transitions, rules test printed %d; they differ:\nrun:\n  %s\nrules test:\n  %s",
 			len(stored), len(replayed), strings.Join(stored, "\n  "), strings.Join(replayed, "\n  "))
 	}
+
+	// backfill --alerts stores the history's transitions too, the same
+	// ones: with the resolved ones deleted, it brings back exactly those.
+	tag, err := conn.Exec(ctx, "DELETE FROM ai_alerts WHERE state = 'resolved'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := int(tag.RowsAffected())
+	code, out, errOut = run(t, "backfill", "--alerts", "--config", cfgPath, files[0], files[1])
+	if code != 0 {
+		t.Fatalf("backfill --alerts: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, fmt.Sprintf("%d firing and", countState(replayed, "firing"))) {
+		t.Errorf("backfill --alerts summary: %s", out)
+	}
+	var total, byBackfill int
+	if err := conn.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE recorded_by = 'backfill') FROM ai_alerts").Scan(&total, &byBackfill); err != nil {
+		t.Fatal(err)
+	}
+	if total != len(replayed) || byBackfill != deleted || deleted == 0 {
+		t.Errorf("after backfill --alerts: ai_alerts holds %d transitions (%d from backfill), want %d (%d from backfill)", total, byBackfill, len(replayed), deleted)
+	}
+}
+
+func countState(lines []string, state string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(l, " "+state+" ") {
+			n++
+		}
+	}
+	return n
 }
 
 // canonical decodes transition lines and prints them back one way (times in

@@ -17,6 +17,7 @@ import (
 	"github.com/tokentail/tokentail/parse"
 	"github.com/tokentail/tokentail/rules"
 	"github.com/tokentail/tokentail/rules/notify"
+	"github.com/tokentail/tokentail/writers/postgres"
 )
 
 func (m *Main) runBackfill(ctx context.Context, args []string) error {
@@ -104,7 +105,7 @@ func (m *Main) runBackfill(ctx context.Context, args []string) error {
 		return fmt.Errorf("backfill: %w", err)
 	}
 	if rulesFile != nil {
-		return m.backfillAlerts(ctx, cfg, *source, prices, files, rulesFile, log)
+		return m.backfillAlerts(ctx, cfg, *source, prices, files, rulesFile, ws.Postgres, log)
 	}
 	return nil
 }
@@ -121,16 +122,37 @@ func queued(d *notify.Dispatcher) int {
 // order exactly as `rules test` does, and sends the transitions to the
 // notifiers.
 func (m *Main) backfillAlerts(ctx context.Context, cfg *config.Config, source string, prices *parse.PriceTable,
-	files []string, f *rules.File, log *slog.Logger) error {
+	files []string, f *rules.File, pg *postgres.Writer, log *slog.Logger) error {
 	disp := notify.NewDispatcher(f, notify.Options{Logger: log.With("component", "notify")})
 	defer disp.Close()
 	eng := rules.New(f, log.With("component", "rules"))
 	var firing, resolved int
+	// With PostgreSQL, the history's transitions are stored in ai_alerts
+	// too (a batch at a time; a second run adds nothing).
+	var store []postgres.Alert
+	flush := func() error {
+		if pg == nil || len(store) == 0 {
+			return nil
+		}
+		if err := pg.StoreAlerts(ctx, store, "backfill"); err != nil {
+			return err
+		}
+		store = store[:0]
+		return nil
+	}
 	st, _, err := replayFiles(ctx, cfg, source, prices, files, eng, func(t *rules.Transition) error {
 		if t.Firing {
 			firing++
 		} else {
 			resolved++
+		}
+		if pg != nil {
+			store = append(store, pipeline.StoredAlert(t))
+			if len(store) >= 1000 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
 		disp.Notify([]rules.Transition{*t}, time.Now())
 		// History can fire faster than receivers take it: wait for the
@@ -144,6 +166,9 @@ func (m *Main) backfillAlerts(ctx context.Context, cfg *config.Config, source st
 		}
 		return nil
 	})
+	if err == nil {
+		err = flush()
+	}
 	if err != nil {
 		return fmt.Errorf("backfill --alerts: %w", err)
 	}

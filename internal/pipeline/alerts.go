@@ -215,7 +215,7 @@ func (a *Alerts) Tick(ctx context.Context) {
 	ts := a.engine.Advance(clock)
 	if a.pg != nil {
 		for i := range ts {
-			a.unsaved = append(a.unsaved, storedAlert(&ts[i]))
+			a.unsaved = append(a.unsaved, StoredAlert(&ts[i]))
 		}
 		a.save(ctx, len(ts) > 0)
 	}
@@ -411,7 +411,8 @@ func (a *Alerts) stepDown(ctx context.Context) {
 	a.metrics.AlertsFiring.Reset()
 }
 
-func storedAlert(t *rules.Transition) postgres.Alert {
+// StoredAlert is t as a row of ai_alerts.
+func StoredAlert(t *rules.Transition) postgres.Alert {
 	a := postgres.Alert{At: t.At, Rule: t.Rule, Severity: t.Severity.String(), Firing: t.Firing,
 		Threshold: t.Threshold, Labels: t.Labels.Map(), Annotations: t.Annotations.Map(),
 		Fingerprint: t.Fingerprint, StartsAt: t.StartsAt}

@@ -182,28 +182,8 @@ type Alert struct {
 // last one had announced. by names the daemon, for operators.
 func (w *Writer) SaveRules(ctx context.Context, alerts []Alert, tick time.Time, state []byte, by string) error {
 	return w.scrub(pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		if len(alerts) > 0 {
-			b := &pgx.Batch{}
-			for _, a := range alerts {
-				labels, err := json.Marshal(a.Labels)
-				if err != nil {
-					return err
-				}
-				ann, err := json.Marshal(a.Annotations)
-				if err != nil {
-					return err
-				}
-				state := "resolved"
-				if a.Firing {
-					state = "firing"
-				}
-				b.Queue(`INSERT INTO ai_alerts (at, rule, severity, state, value, threshold, labels, annotations, fingerprint, starts_at, recorded_by)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
-					a.At, a.Rule, a.Severity, state, a.Value, a.Threshold, labels, ann, int64(a.Fingerprint), a.StartsAt, by)
-			}
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
-				return fmt.Errorf("postgres: store alerts: %w", err)
-			}
+		if err := insertAlerts(ctx, tx, alerts, by); err != nil {
+			return err
 		}
 		var t *time.Time
 		if !tick.IsZero() {
@@ -217,6 +197,42 @@ func (w *Writer) SaveRules(ctx context.Context, alerts []Alert, tick time.Time, 
 		}
 		return nil
 	}))
+}
+
+// StoreAlerts stores transitions in ai_alerts (`backfill --alerts`: the
+// history's alerts, for dashboards); storing one twice adds nothing.
+func (w *Writer) StoreAlerts(ctx context.Context, alerts []Alert, by string) error {
+	return w.scrub(pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		return insertAlerts(ctx, tx, alerts, by)
+	}))
+}
+
+func insertAlerts(ctx context.Context, tx pgx.Tx, alerts []Alert, by string) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, a := range alerts {
+		labels, err := json.Marshal(a.Labels)
+		if err != nil {
+			return err
+		}
+		ann, err := json.Marshal(a.Annotations)
+		if err != nil {
+			return err
+		}
+		state := "resolved"
+		if a.Firing {
+			state = "firing"
+		}
+		b.Queue(`INSERT INTO ai_alerts (at, rule, severity, state, value, threshold, labels, annotations, fingerprint, starts_at, recorded_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+			a.At, a.Rule, a.Severity, state, a.Value, a.Threshold, labels, ann, int64(a.Fingerprint), a.StartsAt, by)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("postgres: store alerts: %w", err)
+	}
+	return nil
 }
 
 // LoadRules returns the rules engine's state as last saved, nil if none.
