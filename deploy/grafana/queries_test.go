@@ -16,13 +16,6 @@ import (
 	"github.com/tokentail/tokentail/writers/postgres"
 )
 
-// aiAlertsDDL is the planned shape of the alerts table the rules engine will write. Until
-// its migration exists the test creates it; IF NOT EXISTS keeps the test valid after.
-const aiAlertsDDL = `CREATE TABLE IF NOT EXISTS ai_alerts (
-	rule text NOT NULL, severity text NOT NULL, state text NOT NULL,
-	value double precision, labels jsonb NOT NULL DEFAULT '{}', fingerprint bigint,
-	starts_at timestamptz, at timestamptz NOT NULL)`
-
 // testRecords are two days of calls every ten minutes across models, features and users,
 // with failures, calls without a duration, cached input and one unpriced call: enough for
 // every panel to find something.
@@ -115,12 +108,10 @@ func TestDashboards_QueriesRunOnRealServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, aiAlertsDDL); err != nil {
-		t.Fatalf("create ai_alerts: %v", err)
-	}
-	if _, err := conn.Exec(ctx, `INSERT INTO ai_alerts (rule, severity, state, value, labels, fingerprint, starts_at, at) VALUES
-		('daily-budget', 'warning', 'firing', 84.2, '{"feature":"quiz"}', 42, '2025-06-01T12:00:00Z', '2025-06-01T12:00:00Z'),
-		('daily-budget', 'warning', 'resolved', 12.5, '{"feature":"quiz"}', 42, '2025-06-01T12:00:00Z', '2025-06-02T00:00:00Z')`); err != nil {
+	// ai_alerts comes from the writer's migrations, as in production.
+	if _, err := conn.Exec(ctx, `INSERT INTO ai_alerts (rule, severity, state, value, threshold, labels, fingerprint, starts_at, at) VALUES
+		('daily-budget', 'warning', 'firing', 84.2, 80, '{"feature":"quiz"}', 42, '2025-06-01T12:00:00Z', '2025-06-01T12:00:00Z'),
+		('daily-budget', 'warning', 'resolved', 12.5, 80, '{"feature":"quiz"}', 42, '2025-06-01T12:00:00Z', '2025-06-02T00:00:00Z')`); err != nil {
 		t.Fatalf("insert ai_alerts: %v", err)
 	}
 
