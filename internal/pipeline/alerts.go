@@ -49,7 +49,7 @@ type Alerts struct {
 	disp   *notify.Dispatcher
 
 	// Leading (PostgreSQL only).
-	lease     *postgres.Lease
+	lock      *postgres.Lock // nil: not connected for the lock
 	cursor    int64            // rows with a txid below it have been observed
 	saved     []byte           // the state as last stored
 	savedAt   time.Time        // when it was
@@ -178,10 +178,12 @@ func (a *Alerts) Run(ctx context.Context, reload <-chan struct{}) {
 func (a *Alerts) stop(ctx context.Context) {
 	a.mu.Lock()
 	disp := a.disp
-	if a.lease != nil {
+	if a.leading() {
 		a.save(context.WithoutCancel(ctx), true)
-		a.lease.Release(context.WithoutCancel(ctx))
-		a.lease = nil
+	}
+	if a.lock != nil {
+		a.lock.Close(context.WithoutCancel(ctx))
+		a.lock = nil
 	}
 	a.mu.Unlock()
 	if disp == nil {
@@ -204,7 +206,7 @@ func (a *Alerts) Tick(ctx context.Context) {
 	now := a.now()
 	clock := now
 	if a.pg != nil {
-		if a.lease == nil && !a.lead(ctx, now) {
+		if !a.leading() && !a.lead(ctx, now) {
 			return
 		}
 		var ok bool
@@ -244,15 +246,24 @@ func (a *Alerts) lead(ctx context.Context, now time.Time) bool {
 		return false
 	}
 	a.nextTry = now.Add(leadEvery)
-	lease, err := a.pg.TryLead(ctx)
+	if a.lock == nil {
+		l, err := a.pg.NewLock(ctx)
+		if err != nil {
+			a.log.Warn("rules lock not tried", "err", err)
+			return false
+		}
+		a.lock = l
+	}
+	held, err := a.lock.Try(ctx)
 	if err != nil {
 		a.log.Warn("rules lock not tried", "err", err)
+		a.lock.Close(ctx)
+		a.lock = nil
 		return false
 	}
-	if lease == nil {
+	if !held {
 		return false
 	}
-	a.lease = lease
 	if err := a.start(ctx, now); err != nil {
 		a.log.Error("rules not started: letting another daemon try", "err", err)
 		a.stepDown(ctx)
@@ -311,7 +322,7 @@ func (a *Alerts) start(ctx context.Context, now time.Time) error {
 // the engine may advance to: the time the rows read are complete for. False
 // when the database failed: no tick is evaluated on partial data.
 func (a *Alerts) follow(ctx context.Context) (time.Time, bool) {
-	if err := a.lease.Check(ctx); err != nil {
+	if err := a.lock.Check(ctx); err != nil {
 		a.log.Error("rules lock lost: another daemon may evaluate the rules now", "err", err)
 		a.stepDown(ctx)
 		return time.Time{}, false
@@ -395,11 +406,16 @@ func sameState(a, b []byte) bool {
 	return string(p) == string(q)
 }
 
+// leading says whether this daemon evaluates the rules for the fleet.
+func (a *Alerts) leading() bool { return a.lock != nil && a.lock.Held() && a.engine != nil }
+
 // stepDown stops evaluating: another daemon may hold the lock now.
 func (a *Alerts) stepDown(ctx context.Context) {
-	if a.lease != nil {
-		a.lease.Release(context.WithoutCancel(ctx))
-		a.lease = nil
+	if a.lock != nil {
+		// Closing the connection frees the lock even if the server never
+		// heard from this daemon again.
+		a.lock.Close(context.WithoutCancel(ctx))
+		a.lock = nil
 	}
 	a.engine = nil
 	if a.disp != nil {

@@ -114,9 +114,9 @@ func (d *daemon) write(t *testing.T, at time.Time, id, user string, cost string)
 func (d *daemon) crash() {
 	d.a.mu.Lock()
 	defer d.a.mu.Unlock()
-	if d.a.lease != nil {
-		d.a.lease.Release(context.Background())
-		d.a.lease = nil
+	if d.a.lock != nil {
+		d.a.lock.Close(context.Background())
+		d.a.lock = nil
 	}
 	d.a.engine = nil
 	if d.a.disp != nil {
@@ -158,8 +158,8 @@ rules:
 		}
 	}
 	step(0)
-	if a.a.lease == nil || b.a.lease != nil {
-		t.Fatalf("leading: a %v, b %v; want a only", a.a.lease != nil, b.a.lease != nil)
+	if !a.a.leading() || b.a.leading() {
+		t.Fatalf("leading: a %v, b %v; want a only", a.a.leading(), b.a.leading())
 	}
 	// 6 + 6 USD from two daemons: the fleet's total crosses 10.
 	at := c.now().Add(-time.Minute)
@@ -174,11 +174,11 @@ rules:
 	live = []*daemon{b}
 	// b tries the lock every 2 s; the server frees it once it has seen
 	// the connection close, a moment later.
-	for i := 0; i < 50 && b.a.lease == nil; i++ {
+	for i := 0; i < 50 && !b.a.leading(); i++ {
 		time.Sleep(20 * time.Millisecond)
 		step(2 * time.Second)
 	}
-	if b.a.lease == nil {
+	if !b.a.leading() {
 		t.Fatal("b did not take over after a crashed")
 	}
 	// ann reaches 9 (over 8 per user), the day 15: one new alert only.
@@ -188,13 +188,13 @@ rules:
 	a2 := newDaemon(t, dsn, f, c)
 	defer a2.a.stop(ctx)
 	a2.a.Tick(ctx)
-	if a2.a.lease != nil {
+	if a2.a.leading() {
 		t.Fatal("a restarted daemon took the lock b holds")
 	}
 	// b stops cleanly; a2 takes over and sees the day reach 21.
 	b.a.stop(ctx)
 	a2.write(t, c.now().Add(-5*time.Second), "a3", "cat", "6")
-	for i := 0; i < 50 && a2.a.lease == nil; i++ {
+	for i := 0; i < 50 && !a2.a.leading(); i++ {
 		time.Sleep(20 * time.Millisecond)
 		c.set(c.now().Add(2 * time.Second))
 		a2.a.Tick(ctx)

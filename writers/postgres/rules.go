@@ -16,46 +16,57 @@ import (
 // that evaluates the rules and sends notifications.
 const lockRules int64 = 0x1d5d1e7c9a2b4f04
 
-// Lease is the rules lock, held on a connection of its own: the server
-// releases it when that connection ends, whether the daemon stopped, crashed
-// or lost the network, and another daemon takes it.
-type Lease struct {
+// Lock is the rules lock's own connection: the lock is tried, and held, on
+// it, and the server releases the lock when the connection ends, whether
+// the daemon stopped, crashed or lost the network; another daemon then takes
+// it. A daemon that does not hold the lock keeps the connection and tries
+// again on it, rather than connecting anew each time.
+type Lock struct {
 	w    *Writer
 	conn *pgx.Conn
+	held bool
 }
 
-// TryLead takes the rules lock if no other daemon holds it. It returns nil,
-// nil when another one does.
-func (w *Writer) TryLead(ctx context.Context) (*Lease, error) {
+// NewLock connects for the rules lock, without taking it.
+func (w *Writer) NewLock(ctx context.Context) (*Lock, error) {
 	conn, err := pgx.ConnectConfig(ctx, w.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return nil, w.scrub(fmt.Errorf("postgres: connect for the rules lock: %w", err))
 	}
-	var got bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockRules).Scan(&got); err != nil {
-		conn.Close(context.WithoutCancel(ctx))
-		return nil, w.scrub(fmt.Errorf("postgres: take the rules lock: %w", err))
-	}
-	if !got {
-		conn.Close(ctx)
-		return nil, nil
-	}
-	return &Lease{w: w, conn: conn}, nil
+	return &Lock{w: w, conn: conn}, nil
 }
 
-// Check says whether the lease still holds: its connection answers. A
-// leader checks before every notification, so that a daemon cut off from
-// the database stops sending within one tick of the server giving the lock
-// to another.
-func (l *Lease) Check(ctx context.Context) error {
+// Try takes the lock if no other daemon holds it, and says whether this one
+// holds it now.
+func (l *Lock) Try(ctx context.Context) (bool, error) {
+	if l.held {
+		return true, nil
+	}
+	if err := l.conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockRules).Scan(&l.held); err != nil {
+		return false, l.w.scrub(fmt.Errorf("postgres: take the rules lock: %w", err))
+	}
+	return l.held, nil
+}
+
+// Held says whether this daemon holds the lock, as far as it knows: Check
+// asks the server.
+func (l *Lock) Held() bool { return l.held }
+
+// Check says whether the lock still holds: its connection answers. A leader
+// checks before every evaluation, so that a daemon cut off from the
+// database stops sending within a tick of the server giving the lock to
+// another.
+func (l *Lock) Check(ctx context.Context) error {
 	if _, err := l.conn.Exec(ctx, "SELECT 1"); err != nil {
+		l.held = false
 		return l.w.scrub(fmt.Errorf("postgres: rules lock lost: %w", err))
 	}
 	return nil
 }
 
-// Release gives the lock up (by closing its connection).
-func (l *Lease) Release(ctx context.Context) {
+// Close gives the lock up, if held, by closing its connection.
+func (l *Lock) Close(ctx context.Context) {
+	l.held = false
 	_ = l.conn.Close(ctx)
 }
 
