@@ -49,7 +49,7 @@ type Alerts struct {
 	disp   *notify.Dispatcher
 
 	// Leading (PostgreSQL only).
-	lock      *postgres.Lock // nil: not connected for the lock
+	lock      *postgres.Lock   // nil: not connected for the lock
 	cursor    int64            // rows with a txid below it have been observed
 	saved     []byte           // the state as last stored
 	savedAt   time.Time        // when it was
