@@ -113,9 +113,11 @@ const zeroBucket = -1000000
 //     of p50, p95 and p99, and counts the users.
 //
 // With Top, a first cheap scan sums the cost of every group and keeps the
-// Top costliest; steps 1 and 2 then only look at those groups' rows, and
-// the total's histogram and users come from scans of their own. Without
-// that, --by user --top 20 would build a histogram for every user.
+// Top costliest. Step 1 then files the rows of the other groups under one
+// "rest" key per latency bucket, so it still yields the total's histogram
+// without a histogram for every user of --by user --top 20; step 2 is as
+// without Top, and only the kept groups' pairs are counted per group. That
+// is three scans of the range (it was five: measured in BENCHMARKS.md).
 //
 // Rows come out total first, then the groups in report order. Each row
 // also carries how many groups there are before Top cuts them.
@@ -143,17 +145,10 @@ func build(q *Query) *statement {
 			fmt.Fprintf(&s.sql, "%s AS %s, ", s.expr(d, tz), keys[i])
 		}
 	}
-	// kept restricts a scan to the groups Top keeps. Arrays compare NULL
-	// elements as equal, so a group with an absent value matches too.
-	kept := func() {
-		if !top {
-			return
-		}
-		arr := make([]string, n)
-		for i, d := range q.By {
-			arr[i] = s.expr(d, tz) + "::text"
-		}
-		fmt.Fprintf(&s.sql, " AND ARRAY[%s] IN (SELECT ARRAY[%s] FROM kept)", strings.Join(arr, ", "), strings.Join(keys, "::text, ")+"::text")
+	// inKept is true for a group Top keeps. Arrays compare NULL elements as
+	// equal, so a group with an absent value matches too.
+	inKept := func(exprs []string) string {
+		return fmt.Sprintf("ARRAY[%s] IN (SELECT ARRAY[%s] FROM kept)", strings.Join(exprs, "::text, ")+"::text", strings.Join(keys, "::text, ")+"::text")
 	}
 
 	s.sql.WriteString("WITH ")
@@ -168,21 +163,41 @@ func build(q *Query) *statement {
 	}
 
 	// 1. Sums per keys and latency bucket.
-	s.sql.WriteString("b AS (SELECT ")
-	keyExprs()
-	s.sql.WriteString(bucketColumns)
-	s.where(q, tz)
-	kept()
-	fmt.Fprintf(&s.sql, " GROUP BY %s),\n", groupBy)
+	if top {
+		// Rows of groups Top leaves out go to the rest (keys NULL, kept
+		// false): they count in the total's histogram only.
+		s.sql.WriteString("r AS (SELECT ")
+		exprs := make([]string, n)
+		for i, d := range q.By {
+			exprs[i] = s.expr(d, tz)
+		}
+		fmt.Fprintf(&s.sql, "%s AS kept, ", inKept(exprs))
+		for i := range exprs {
+			fmt.Fprintf(&s.sql, "%s AS %s, ", exprs[i], keys[i])
+		}
+		s.sql.WriteString(rowColumns)
+		s.where(q, tz)
+		s.sql.WriteString("),\nb AS (SELECT ")
+		for _, k := range keys {
+			fmt.Fprintf(&s.sql, "CASE WHEN kept THEN %[1]s END AS %[1]s, ", k)
+		}
+		fmt.Fprintf(&s.sql, "b, %s, kept FROM r GROUP BY %s, kept, b),\n", sumColumns, strings.Join(ordinals(n), ", "))
+	} else {
+		s.sql.WriteString("b AS (SELECT ")
+		keyExprs()
+		s.sql.WriteString(bucketColumns)
+		s.where(q, tz)
+		fmt.Fprintf(&s.sql, " GROUP BY %s),\n", groupBy)
+	}
 
 	// The total's histogram next to each group's.
 	switch {
 	case n == 0:
 		s.sql.WriteString("bt AS (SELECT true AS total, * FROM b),\n")
 	case top:
-		fmt.Fprintf(&s.sql, "bt AS (SELECT false AS total, * FROM b UNION ALL SELECT true, %s* FROM (SELECT %s", strings.Repeat("NULL, ", n), bucketColumns)
-		s.where(q, tz)
-		s.sql.WriteString(" GROUP BY 1) AS whole),\n")
+		fmt.Fprintf(&s.sql, `bt AS (SELECT false AS total, %[1]sb, cost, requests, inp, cached, outp, errors, unpriced FROM b WHERE kept
+	UNION ALL SELECT true, %[2]sb, sum(cost), sum(requests), sum(inp), sum(cached), sum(outp), sum(errors), sum(unpriced) FROM b GROUP BY b),
+`, kl, strings.Repeat("NULL, ", n))
 	default:
 		fmt.Fprintf(&s.sql, `bt AS (SELECT GROUPING(%[1]s) <> 0 AS total, %[2]sb, sum(cost) AS cost, sum(requests) AS requests,
 	sum(inp) AS inp, sum(cached) AS cached, sum(outp) AS outp, sum(errors) AS errors, sum(unpriced) AS unpriced
@@ -200,25 +215,21 @@ func build(q *Query) *statement {
 	keyExprs()
 	s.sql.WriteString("user_id FROM ai_usage_events ")
 	s.where(q, tz)
-	kept()
 	fmt.Fprintf(&s.sql, " AND user_id IS NOT NULL GROUP BY %s),\n", groupBy)
-	users := "u"
-	if top {
-		users = "ut"
-		s.sql.WriteString("ut AS (SELECT user_id FROM ai_usage_events ")
-		s.where(q, tz)
-		s.sql.WriteString(" AND user_id IS NOT NULL GROUP BY 1),\n")
-	}
 
 	// 3. One row per group and one for the total. The pairs of u count the
 	// users of each group; the users alone count the total's.
 	const none10 = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 	fmt.Fprintf(&s.sql, `a AS (
 	SELECT total, %[1]sb, cost, requests, inp, cached, outp, errors, unpriced, cum, timed, NULL::text AS user_id FROM bc
-	UNION ALL SELECT true, %[2]s%[3]s, user_id FROM %[4]s GROUP BY user_id
-`, kl, strings.Repeat("NULL, ", n), none10, users)
+	UNION ALL SELECT true, %[2]s%[3]s, user_id FROM u GROUP BY user_id
+`, kl, strings.Repeat("NULL, ", n), none10)
 	if n > 0 {
-		fmt.Fprintf(&s.sql, "\tUNION ALL SELECT false, %s%s, user_id FROM u\n", kl, none10)
+		fmt.Fprintf(&s.sql, "\tUNION ALL SELECT false, %s%s, user_id FROM u", kl, none10)
+		if top {
+			s.sql.WriteString(" WHERE " + inKept(keys))
+		}
+		s.sql.WriteString("\n")
 	}
 	fmt.Fprintf(&s.sql, `),
 g AS (SELECT total, %[1]scoalesce(sum(cost), 0) AS cost, coalesce(sum(requests), 0)::bigint AS requests,
@@ -254,12 +265,19 @@ g AS (SELECT total, %[1]scoalesce(sum(cost), 0) AS cost, coalesce(sum(requests),
 	return s
 }
 
-// bucketColumns follow the keys in step 1: the latency bucket and the sums.
-var bucketColumns = fmt.Sprintf(`CASE WHEN duration_ms IS NULL THEN NULL WHEN duration_ms <= 0 THEN %d ELSE floor(ln(duration_ms) * %d)::int END AS b,
-	sum(cost_usd) AS cost, count(*) AS requests, sum(input_tokens) AS inp, sum(cached_input_tokens) AS cached,
+// bucketExpr is a row's latency bucket.
+var bucketExpr = fmt.Sprintf("CASE WHEN duration_ms IS NULL THEN NULL WHEN duration_ms <= 0 THEN %d ELSE floor(ln(duration_ms) * %d)::int END", zeroBucket, bucketsPerE)
+
+// sumColumns are the additive sums of step 1.
+const sumColumns = `sum(cost_usd) AS cost, count(*) AS requests, sum(input_tokens) AS inp, sum(cached_input_tokens) AS cached,
 	sum(output_tokens) AS outp, count(*) FILTER (WHERE NOT success) AS errors,
-	count(*) FILTER (WHERE cost_source = 'unpriced') AS unpriced
-	FROM ai_usage_events `, zeroBucket, bucketsPerE)
+	count(*) FILTER (WHERE cost_source = 'unpriced') AS unpriced`
+
+// bucketColumns follow the keys in step 1: the latency bucket and the sums.
+var bucketColumns = bucketExpr + " AS b,\n\t" + sumColumns + "\n\tFROM ai_usage_events "
+
+// rowColumns are what step 1 with Top reads of each row, after its keys.
+var rowColumns = bucketExpr + " AS b, cost_usd, input_tokens, cached_input_tokens, output_tokens, success, cost_source\n\tFROM ai_usage_events "
 
 // latencyColumn picks, for each percentile, the first bucket whose
 // cumulative count reaches it (nearest rank); NULL without durations.
