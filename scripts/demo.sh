@@ -119,7 +119,7 @@ bin/tokentail backfill --config "$demo/tokentail.yaml" "$demo/logs/*.log*" 2>/de
 
 say "tokentail report --by model --top 8"
 bin/tokentail report --config "$demo/tokentail.yaml" --by model --top 8
-say "tokentail report --by feature"
+say "tokentail report --by feature --top 6"
 bin/tokentail report --config "$demo/tokentail.yaml" --by feature --top 6
 
 say "done"
