@@ -9,11 +9,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -87,12 +89,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// An interrupted run writes no BENCHMARKS.md: half a table would
 	// replace the last complete one.
 	if cfg.Out != "" && ctx.Err() == nil && len(rep.Sections) > 0 {
-		f, err := os.Create(cfg.Out)
-		if err != nil {
-			return err
-		}
-		rep.WriteMarkdown(f, invocation())
-		if err := f.Close(); err != nil {
+		if err := writeMarkdown(cfg.Out, rep); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nwritten to %s\n", cfg.Out)
@@ -102,6 +99,30 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(rep.Errors) > 0 {
 		return fmt.Errorf("%d part(s) failed: %s", len(rep.Errors), strings.Join(rep.Errors, "; "))
+	}
+	return nil
+}
+
+// writeMarkdown replaces path with rep's table, keeping the hand-written
+// sections below bench.KeptMarker of the file it replaces. The new file is
+// renamed into place, so a failed write leaves the old one whole.
+func writeMarkdown(path string, rep *bench.Report) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read the previous %s: %w", path, err)
+	}
+	var b bytes.Buffer
+	rep.WriteMarkdown(&b, invocation())
+	if kept := bench.Kept(old); kept != nil {
+		b.WriteString("\n")
+		b.Write(kept)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
 	}
 	return nil
 }

@@ -47,3 +47,16 @@ func TestReport_Markdown(t *testing.T) {
 		}
 	}
 }
+
+func TestKept(t *testing.T) {
+	old := []byte("# tokentail benchmarks\n| a | 1 |\n\n" + KeptMarker + "\n\n## Report\nby hand\n")
+	if got, want := string(Kept(old)), KeptMarker+"\n\n## Report\nby hand\n"; got != want {
+		t.Fatalf("Kept = %q, want %q", got, want)
+	}
+	if got := Kept([]byte("# tokentail benchmarks\nno marker\n")); got != nil {
+		t.Fatalf("Kept without a marker = %q, want nil", got)
+	}
+	if got := Kept([]byte("text " + KeptMarker + "\n")); got != nil {
+		t.Fatalf("a marker inside a line = %q, want nil", got)
+	}
+}
