@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tokentail/tokentail/internal/testenv"
 	"github.com/tokentail/tokentail/parse"
+	"github.com/tokentail/tokentail/writers/postgres"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/report")
@@ -269,6 +273,66 @@ func TestRun_PercentilesWithinHalfPercent(t *testing.T) {
 	}{{"p50", lat.P50, rank(0.50)}, {"p95", lat.P95, rank(0.95)}, {"p99", lat.P99, rank(0.99)}} {
 		if math.Abs(c.got-c.want) > 0.005*c.want {
 			t.Errorf("%s: got %.3f, want %.3f ± 0.5%%", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestRun_HoursInZones: when the clocks go back the two hours that read
+// 01:00 are two rows, and in a half-hour zone an hour starts at :30 UTC.
+func TestRun_HoursInZones(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, err := postgres.Open(ctx, postgres.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	at := func(s string) time.Time {
+		ts, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts
+	}
+	var recs []parse.Record
+	for i, ts := range []string{
+		"2024-11-03T04:30:00Z", // 00:30 EDT
+		"2024-11-03T05:10:00Z", // 01:10 EDT; 10:40 IST
+		"2024-11-03T05:40:00Z", // 01:40 EDT; 11:10 IST
+		"2024-11-03T06:30:00Z", // 01:30 EST, the second 01:00 hour
+		"2024-11-03T06:45:00Z", // 01:45 EST
+	} {
+		recs = append(recs, parse.Record{EventID: fmt.Sprintf("dst-%d", i), OccurredAt: at(ts), Source: "api",
+			Model: "m", Success: true, CostSource: parse.CostUnpriced, Attributes: []byte("{}")})
+	}
+	if _, err := w.Write(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	for _, c := range []struct {
+		tz   string
+		want []string
+	}{
+		{"America/New_York", []string{"2024-11-03 00:00 EDT=1", "2024-11-03 01:00 EDT=2", "2024-11-03 01:00 EST=2"}},
+		{"Asia/Kolkata", []string{"2024-11-03 10:00 IST=2", "2024-11-03 11:00 IST=1", "2024-11-03 12:00 IST=2"}},
+		{"UTC", []string{"2024-11-03 04:00=1", "2024-11-03 05:00=2", "2024-11-03 06:00=2"}},
+	} {
+		q := spec{by: []string{"hour"}, tz: c.tz, since: "2024-11-02", until: "2024-11-05"}.query(t)
+		res, err := Run(ctx, pool, q, "")
+		if err != nil {
+			t.Fatalf("%s: %v", c.tz, err)
+		}
+		var got []string
+		for _, r := range res.Rows {
+			got = append(got, fmt.Sprintf("%s=%d", *r.Keys[0], r.Requests))
+		}
+		if strings.Join(got, ", ") != strings.Join(c.want, ", ") {
+			t.Errorf("--by hour --tz %s:\n got %v\nwant %v", c.tz, got, c.want)
 		}
 	}
 }

@@ -100,6 +100,11 @@ func Run(ctx context.Context, db DB, q Query, currency string) (*Result, error) 
 	if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
 		return nil, fmt.Errorf("query postgres: %w", err)
 	}
+	// Hour labels outside UTC name the zone (EDT, EST) through to_char,
+	// which reads the session's time zone.
+	if _, err := tx.Exec(ctx, "SELECT set_config('TimeZone', $1, true)", zoneName(q.Location)); err != nil {
+		return nil, fmt.Errorf("query postgres: set the time zone: %w", err)
+	}
 	st := build(&q)
 	rows, err := tx.Query(ctx, st.sql.String(), st.args...)
 	if err != nil {

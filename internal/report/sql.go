@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // statement is SQL with its arguments: every value the user gave, attribute
@@ -22,11 +23,18 @@ func (s *statement) arg(v any) string {
 // expr is the SQL expression of a dimension. A time bucket is the local
 // timestamp that starts it; label turns it into text once the rows are
 // grouped, because to_char on every row costs more than the grouping.
+//
+// An hour is the instant that starts it (date_trunc in the zone), not a
+// local wall-clock time: when the clocks go back, the two hours that read
+// 01:00 stay two buckets instead of one with both hours' counts. Days, weeks
+// and months never repeat, and their local timestamps sort as cheaply.
 func (s *statement) expr(d Dimension, tz string) string {
-	switch d.kind {
-	case dimTime:
+	switch {
+	case d.kind == dimTime && d.Name == "hour":
+		return fmt.Sprintf("date_trunc('hour', occurred_at, %s)", s.arg(tz))
+	case d.kind == dimTime:
 		return fmt.Sprintf("date_trunc('%s', occurred_at AT TIME ZONE %s)", timeUnits[d.Name][0], s.arg(tz))
-	case dimAttribute:
+	case d.kind == dimAttribute:
 		return "attributes->>" + s.arg(d.Name) + "::text"
 	}
 	return d.column
@@ -34,9 +42,14 @@ func (s *statement) expr(d Dimension, tz string) string {
 
 // label is the text of key k of dimension d in the output: time buckets
 // as "2024-05-01", which sorts in time order, so every key scans as a
-// nullable string.
-func label(d Dimension, k string) string {
-	if d.kind == dimTime {
+// nullable string. Outside UTC an hour also names its zone's abbreviation
+// ("2024-11-03 01:00 EDT", then "01:00 EST"), read in the session time zone
+// that the report's transaction sets to the report's.
+func (s *statement) label(d Dimension, k, tz string) string {
+	switch {
+	case d.kind == dimTime && d.Name == "hour" && tz != "UTC":
+		return fmt.Sprintf("to_char(%s, '%s TZ')", k, timeUnits[d.Name][1])
+	case d.kind == dimTime:
 		return fmt.Sprintf("to_char(%s, '%s')", k, timeUnits[d.Name][1])
 	}
 	return k
@@ -123,10 +136,7 @@ const zeroBucket = -1000000
 // also carries how many groups there are before Top cuts them.
 func build(q *Query) *statement {
 	s := &statement{}
-	tz := "UTC"
-	if q.Location != nil {
-		tz = q.Location.String()
-	}
+	tz := zoneName(q.Location)
 	rate := q.Rate
 	if rate == "" {
 		rate = "1"
@@ -245,7 +255,7 @@ g AS (SELECT total, %[1]scoalesce(sum(cost), 0) AS cost, coalesce(sum(requests),
 	}
 	labels := make([]string, n)
 	for i, d := range q.By {
-		labels[i] = label(d, keys[i])
+		labels[i] = s.label(d, keys[i], tz)
 	}
 	fmt.Fprintf(&s.sql, "SELECT total, %s, %s(cost * %s::numeric)::text, requests, inp, cached, outp, errors, users, unpriced, ", groups, listOf(labels), s.arg(rate))
 	fmt.Fprintf(&s.sql, "ARRAY(SELECT CASE WHEN x = %d THEN 0 ELSE exp((x + 0.5) / %d.0)::float8 END FROM unnest(latency) WITH ORDINALITY AS t(x, i) ORDER BY i) FROM g ORDER BY total DESC", zeroBucket, bucketsPerE)
@@ -263,6 +273,14 @@ g AS (SELECT total, %[1]scoalesce(sum(cost), 0) AS cost, coalesce(sum(requests),
 		s.sql.WriteString(", " + k + " NULLS LAST")
 	}
 	return s
+}
+
+// zoneName is the IANA name PostgreSQL is given for loc (UTC when nil).
+func zoneName(loc *time.Location) string {
+	if loc == nil {
+		return "UTC"
+	}
+	return loc.String()
 }
 
 // bucketExpr is a row's latency bucket.
