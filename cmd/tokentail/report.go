@@ -56,7 +56,7 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	fs.Var(&by, "by", "group by this field, time bucket or attribute (repeatable; default day; none for the total only)")
 	fs.Var(&where, "where", "keep rows where FIELD=GLOB, or FIELD!=GLOB to exclude (repeatable)")
 	top := fs.Int("top", 0, "keep only the N costliest groups (0: all)")
-	format := fs.String("format", "table", "output format: table, csv, json or html")
+	format := fs.String("format", "table", "output format: table, csv, json or html; in csv a group value beginning with = + - @, tab or CR gets a leading ' so a spreadsheet shows it as text, not a formula")
 	output := fs.String("output", "", "write to this file instead of stdout")
 	currency := fs.String("currency", "", "currency to show money in, e.g. EUR (default: report.currency of the config, else USD); other than USD needs a rate")
 	rate := fs.String("rate", "", "units of the currency per US dollar, e.g. 83.2 (default: report.rate of the config)")

@@ -14,7 +14,9 @@ import (
 // WriteCSV writes one line per group (the total alone when there is no
 // grouping) with exact money and unabbreviated numbers. An absent group
 // value is an empty field. The cost columns are named for their currency
-// (cost_usd, cost_inr) so a file never leaves its unit to guess.
+// (cost_usd, cost_inr) so a file never leaves its unit to guess. A group
+// value that a spreadsheet would run as a formula (one beginning with = + -
+// @, a tab or a carriage return) is written after a single quote; see csvKey.
 func WriteCSV(w io.Writer, r *Result) error {
 	cur := strings.ToLower(r.Currency)
 	head := dimNames(r.Query.By)
@@ -35,7 +37,7 @@ func WriteCSV(w io.Writer, r *Result) error {
 			if k == nil {
 				rec = append(rec, "")
 			} else {
-				rec = append(rec, *k)
+				rec = append(rec, csvKey(*k))
 			}
 		}
 		p50, p95, p99 := "", "", ""
@@ -52,6 +54,19 @@ func WriteCSV(w io.Writer, r *Result) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// csvKey protects a group value read from the logs (a user id, a feature,
+// an attribute value) against formula injection: Excel, LibreOffice and
+// Google Sheets run a cell beginning with = + - @ (or a tab or carriage
+// return followed by one) as a formula, so such a value is written with a
+// leading single quote, as OWASP advises ("=1+1" becomes "'=1+1"), and
+// shows as text. The numbers the report computes are never prefixed.
+func csvKey(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

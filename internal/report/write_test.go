@@ -1,0 +1,57 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"testing"
+	"time"
+)
+
+func strp(s string) *string { return &s }
+
+// TestWriteCSV_FormulaInjection: a group value from the logs that a
+// spreadsheet would run as a formula (= + - @ tab CR first) is written after
+// a single quote; other values, and the numbers the report computes (a
+// negative cost included), are written as they are.
+func TestWriteCSV_FormulaInjection(t *testing.T) {
+	user, err := ParseDimension("user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ key, want string }{
+		{`=HYPERLINK("http://x","y")`, `'=HYPERLINK("http://x","y")`},
+		{"+1+1", "'+1+1"},
+		{"-2+3", "'-2+3"},
+		{"@SUM(A1)", "'@SUM(A1)"},
+		{"\t=1", "'\t=1"},
+		{"\r=1", "'\r=1"},
+		{"plain", "plain"},
+		{"a=b", "a=b"},
+		{"'quoted", "'quoted"},
+		{"", ""},
+	}
+	r := &Result{Query: Query{Since: fixtureStart, Until: fixtureStart.Add(24 * time.Hour), By: []Dimension{user}}, Currency: "USD"}
+	for _, c := range cases {
+		r.Rows = append(r.Rows, Row{Keys: []*string{strp(c.key)}, Cost: "-0.5", Requests: 1})
+	}
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(cases)+1 {
+		t.Fatalf("got %d records, want %d: %q", len(recs), len(cases)+1, recs)
+	}
+	for i, c := range cases {
+		rec := recs[i+1]
+		if rec[0] != c.want {
+			t.Errorf("key %q: cell %q, want %q", c.key, rec[0], c.want)
+		}
+		if rec[1] != "-0.5" {
+			t.Errorf("key %q: cost cell %q, want -0.5 (numbers are not prefixed)", c.key, rec[1])
+		}
+	}
+}
