@@ -24,7 +24,8 @@ that no price matches any more become unpriced (cost 0) and come back when
 their price is restored and reprice runs again. Rows whose cost came from the
 log are never touched. Rows are changed in small batches, each in its own
 short transaction, so running daemons keep writing. Idempotent: a second run
-changes nothing and says so. InfluxDB points keep the cost they were written
+changes nothing and says so. A run that stops on an error exits non-zero
+and says on stderr, not stdout, what the batches before it changed. InfluxDB points keep the cost they were written
 with. Restart running daemons on the new pricing first, or rows they add
 meanwhile keep the old price (run reprice again to catch them).
 
@@ -102,7 +103,14 @@ func (m *Main) runReprice(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, "\r\033[K")
 	}
 	if sum != nil {
-		writeRepriceSummary(m.Stdout, sum, opts, loc)
+		// A failed run's summary says what was done before the error; it
+		// goes to stderr with the error, so stdout never reads like a
+		// finished run.
+		out := m.Stdout
+		if err != nil {
+			out = m.Stderr
+		}
+		writeRepriceSummary(out, sum, opts, loc, err)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -114,8 +122,9 @@ func (m *Main) runReprice(ctx context.Context, args []string) error {
 }
 
 // writeRepriceSummary says what changed: counts, money before and after,
-// and a line per model.
-func writeRepriceSummary(w io.Writer, s *reprice.Summary, opts reprice.Options, loc *time.Location) {
+// and a line per model. With runErr, the run stopped part way: the summary
+// says so and covers the batches done before the error.
+func writeRepriceSummary(w io.Writer, s *reprice.Summary, opts reprice.Options, loc *time.Location, runErr error) {
 	end := "now"
 	if !opts.Until.IsZero() {
 		end = opts.Until.In(loc).Format("2006-01-02 15:04")
@@ -124,16 +133,25 @@ func writeRepriceSummary(w io.Writer, s *reprice.Summary, opts reprice.Options, 
 	if s.DryRun {
 		verb = "would change (dry run: nothing written)"
 	}
-	fmt.Fprintf(w, "reprice %s to %s (%s): %d rows priced from the table or unpriced", opts.Since.In(loc).Format("2006-01-02 15:04"), end, loc, s.Scanned)
+	head := fmt.Sprintf("reprice %s to %s (%s)", opts.Since.In(loc).Format("2006-01-02 15:04"), end, loc)
+	switch {
+	case runErr != nil && s.Changed == 0:
+		fmt.Fprintf(w, "%s stopped on an error; before it, %d rows priced from the table or unpriced were read and none %s.\n", head, s.Scanned, verb)
+	case runErr != nil:
+		fmt.Fprintf(w, "%s stopped on an error; before it, %d rows priced from the table or unpriced were read and %d %s", head, s.Scanned, s.Changed, verb)
+	case s.Changed == 0:
+		fmt.Fprintf(w, "%s: %d rows priced from the table or unpriced; nothing to change: every cost already matches the pricing table.\n", head, s.Scanned)
+	default:
+		fmt.Fprintf(w, "%s: %d rows priced from the table or unpriced; %d %s", head, s.Scanned, s.Changed, verb)
+	}
 	if s.Changed == 0 {
-		fmt.Fprintln(w, "; nothing to change: every cost already matches the pricing table.")
 		if s.Skipped > 0 {
 			fmt.Fprintf(w, "%d rows changed while being read (another reprice running?): run again to check them.\n", s.Skipped)
 		}
 		return
 	}
-	fmt.Fprintf(w, "; %d %s (%d newly priced, %d lost their price); cost of those rows: %s USD before, %s USD after (%s)\n",
-		s.Changed, verb, s.NewlyPriced, s.LostPrice, s.Before, s.After, signedDiff(s.Before, s.After))
+	fmt.Fprintf(w, " (%d newly priced, %d lost their price); cost of those rows: %s USD before, %s USD after (%s)\n",
+		s.NewlyPriced, s.LostPrice, s.Before, s.After, signedDiff(s.Before, s.After))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  model\trows\tnewly priced\tlost price\tbefore USD\tafter USD\tchange")
 	for _, mc := range s.ByModel {

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tokentail/tokentail/internal/reprice"
+	"github.com/tokentail/tokentail/internal/testenv"
 )
 
 func TestReprice_Usage(t *testing.T) {
@@ -92,5 +96,62 @@ pricing:
 	code, out, _ = run(t, "reprice", "--config", cfg, "--since", "2025-03-01")
 	if code != 0 || !strings.Contains(out, ": 3 rows priced from the table or unpriced") || !strings.Contains(out, "nothing to change") {
 		t.Errorf("second run: exit %d, output %q", code, out)
+	}
+}
+
+// TestReprice_FailureIsNotSuccess: a reprice that stops on an error never
+// says "nothing to change"; stdout stays empty and stderr says it stopped
+// and what was done before.
+func TestReprice_FailureIsNotSuccess(t *testing.T) {
+	// A database without the table: the first read fails.
+	cfg := writeConfig(t, fmt.Sprintf(`postgres: {dsn: %q}
+pricing:
+  models:
+    - {match: "gpt-4o*", input_per_mtok: 1, output_per_mtok: 1}
+`, testenv.PostgresDSN(t)))
+	code, out, stderr := run(t, "reprice", "--config", cfg, "--since", "2025-03-01")
+	if code != 1 {
+		t.Errorf("exit code: got %d, want 1 (stderr %q)", code, stderr)
+	}
+	if out != "" {
+		t.Errorf("stdout: got %q, want nothing for a failed run", out)
+	}
+	if strings.Contains(stderr, "nothing to change") || !strings.Contains(stderr, "stopped on an error; before it, 0 rows priced from the table or unpriced were read and none changed.") {
+		t.Errorf("stderr: %q", stderr)
+	}
+}
+
+// TestWriteRepriceSummary_Stopped: the summary of a run that failed part
+// way says so, and what the batches before the error changed.
+func TestWriteRepriceSummary_Stopped(t *testing.T) {
+	opts := reprice.Options{Since: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)}
+	errStop := errors.New("connection lost")
+	cases := []struct {
+		name string
+		s    reprice.Summary
+		err  error
+		want string
+	}{
+		{"nothing done", reprice.Summary{Scanned: 5000}, errStop,
+			"reprice 2025-03-01 00:00 to now (UTC) stopped on an error; before it, 5000 rows priced from the table or unpriced were read and none changed.\n"},
+		{"some done", reprice.Summary{Scanned: 5000, Changed: 2, NewlyPriced: 1, Before: "0.1", After: "0.3",
+			ByModel: []reprice.ModelChange{{Model: "m", Rows: 2, NewlyPriced: 1, Before: "0.1", After: "0.3"}}}, errStop,
+			"reprice 2025-03-01 00:00 to now (UTC) stopped on an error; before it, 5000 rows priced from the table or unpriced were read and 2 changed (1 newly priced, 0 lost their price); cost of those rows: 0.1 USD before, 0.3 USD after (+0.2)\n"},
+		{"dry run", reprice.Summary{DryRun: true, Scanned: 10}, errStop,
+			"stopped on an error; before it, 10 rows priced from the table or unpriced were read and none would change (dry run: nothing written).\n"},
+		{"finished", reprice.Summary{Scanned: 7}, nil,
+			"reprice 2025-03-01 00:00 to now (UTC): 7 rows priced from the table or unpriced; nothing to change: every cost already matches the pricing table.\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var b strings.Builder
+			writeRepriceSummary(&b, &c.s, opts, time.UTC, c.err)
+			if !strings.Contains(b.String(), c.want) {
+				t.Errorf("got\n%s\nwant it to contain\n%s", b.String(), c.want)
+			}
+			if c.err != nil && strings.Contains(b.String(), "nothing to change") {
+				t.Errorf("a failed run says nothing to change:\n%s", b.String())
+			}
+		})
 	}
 }

@@ -57,7 +57,8 @@ type Options struct {
 // Summary says what a run changed (or, with DryRun, would change).
 type Summary struct {
 	DryRun bool
-	// Scanned counts the rows read: those priced from the table or unpriced.
+	// Scanned counts the rows read in the pages done: those priced from
+	// the table or unpriced. A page whose write failed is not counted.
 	Scanned int64
 	// Changed counts rows whose cost or cost source changed.
 	Changed int64
@@ -133,7 +134,8 @@ RETURNING v.i`
 var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Run reprices the rows of the range. It returns the summary of the pages
-// done, also when it fails or ctx ends part way.
+// done, also when it fails or ctx ends part way: with an error, the summary
+// is what was done before the failure, never a finished run.
 func Run(ctx context.Context, db DB, opts Options) (*Summary, error) {
 	if opts.Prices == nil {
 		return nil, errors.New("reprice: no pricing table")
@@ -156,17 +158,19 @@ func Run(ctx context.Context, db DB, opts Options) (*Summary, error) {
 		if len(page) == 0 {
 			return s, nil
 		}
-		s.Scanned += int64(len(page))
 		last := page[len(page)-1]
 		cursorAt, cursorID = last.at, last.id
 		changes := priceAgain(opts.Prices, page)
 		done := changes
 		if !opts.DryRun && len(changes) > 0 {
 			if done, err = write(ctx, db, changes); err != nil {
+				// The page's transaction rolled back: the summary
+				// counts the pages done before it, and nothing of it.
 				return s, err
 			}
 			s.Skipped += int64(len(changes) - len(done))
 		}
+		s.Scanned += int64(len(page))
 		for i := range done {
 			s.add(&done[i])
 		}

@@ -2,7 +2,9 @@ package reprice
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -279,5 +281,50 @@ func TestWrite_SkipsRowsChangedMeanwhile(t *testing.T) {
 func TestRun_NoPricesIsAnError(t *testing.T) {
 	if _, err := Run(context.Background(), nil, Options{Since: day0}); err == nil {
 		t.Error("got nil error, want one for a missing pricing table")
+	}
+}
+
+// failingBegin is a DB whose transactions fail after the first ok ones:
+// reads work, the writes of later pages do not.
+type failingBegin struct {
+	*pgx.Conn
+	ok int
+}
+
+func (f *failingBegin) Begin(ctx context.Context) (pgx.Tx, error) {
+	if f.ok == 0 {
+		return nil, errors.New("connection lost")
+	}
+	f.ok--
+	return f.Conn.Begin(ctx)
+}
+
+// TestRun_ErrorReturnsWorkDone: when a page's write fails, Run returns the
+// error and a summary of the pages done before it only, which the database
+// agrees with.
+func TestRun_ErrorReturnsWorkDone(t *testing.T) {
+	recs := records(t, 40)
+	conn := setup(t, recs)
+	before := snapshot(t, conn)
+	db := &failingBegin{Conn: conn, ok: 1}
+	s, err := Run(context.Background(), db, Options{Since: day0, Prices: newPrices(t), BatchSize: 10})
+	if err == nil || !strings.Contains(err.Error(), "connection lost") {
+		t.Fatalf("error: got %v, want the write's", err)
+	}
+	if s == nil {
+		t.Fatal("no summary with the error")
+	}
+	if s.Scanned != 10 {
+		t.Errorf("scanned: got %d, want 10 (the one page done)", s.Scanned)
+	}
+	var changed int64
+	after := snapshot(t, conn)
+	for id, b := range before {
+		if after[id] != b {
+			changed++
+		}
+	}
+	if s.Changed != changed || changed == 0 {
+		t.Errorf("changed: summary says %d, the database %d (want the same, above 0)", s.Changed, changed)
 	}
 }
