@@ -49,13 +49,24 @@ type Alerts struct {
 	disp   *notify.Dispatcher
 
 	// Leading (PostgreSQL only).
-	lock      *postgres.Lock   // nil: not connected for the lock
-	cursor    int64            // rows with a txid below it have been observed
-	saved     []byte           // the state as last stored
-	savedAt   time.Time        // when it was
-	unsaved   []postgres.Alert // transitions not stored yet (the database failed)
-	nextTry   time.Time        // when to try the lock again
-	lastClock time.Time
+	lock    *postgres.Lock   // nil: not connected for the lock
+	cursor  int64            // rows with a txid below it have been observed
+	saved   []byte           // the state as last stored
+	savedAt time.Time        // when it was
+	unsaved []postgres.Alert // transitions not stored yet (the database failed)
+	// held are the transitions of unsaved: they are notified once stored,
+	// so that a leader that fails to store them and steps down never
+	// announces what its successor (restoring the stored state) announces
+	// again.
+	held    []rules.Transition
+	nextTry time.Time // when to try the lock again
+	// marks are clocks not yet known complete, oldest first: each with the
+	// next txid at that moment. complete is the latest clock before which
+	// every row written is read: the engine never advances past it (but
+	// for maxHeldBack), so that a transaction still open cannot bring rows
+	// for ticks already evaluated.
+	marks    []clockMark
+	complete time.Time
 	// The horizon and since when it has not moved: a transaction open for
 	// long holds evaluation back, and is named once in the log.
 	lastHi     int64
@@ -69,7 +80,22 @@ const (
 	leadEvery   = 2 * time.Second
 	maxCatchUp  = 15 * time.Minute
 	stateMaxAge = 10 * time.Second
+	// maxHeldBack is how far behind the clock an open transaction may hold
+	// evaluation: past it, rules are evaluated on the rows that are final
+	// (its rows, when it commits, count if their window is still open),
+	// rather than alerting on nothing for as long as someone leaves a
+	// session idle in a transaction.
+	maxHeldBack = 5 * time.Minute
+	// drainOnStepDown is how long notifications already queued may take to
+	// go out when this daemon stops leading or reloads its notifiers.
+	drainOnStepDown = 5 * time.Second
 )
+
+// clockMark is a clock and the next txid at that moment.
+type clockMark struct {
+	clock time.Time
+	xmax  int64
+}
 
 // NewAlerts starts evaluating f's rules; pg, when set, is where the rules
 // get their records and keep their state (see Alerts).
@@ -135,10 +161,10 @@ func (a *Alerts) Reload(ctx context.Context) {
 		a.engine = e
 		a.disp = notify.NewDispatcher(f, notify.Options{Logger: a.log})
 		a.disp.Remember(e.Firing(), a.now())
-		old.Close()
+		a.retire(ctx, old)
+		a.setFiring(e.Firing())
 	}
 	a.metrics.RulesReloadOK.Set(1)
-	a.metrics.AlertsFiring.Reset()
 	a.log.Info("rules reloaded", "file", a.path, "rules", len(f.Rules))
 }
 
@@ -179,7 +205,12 @@ func (a *Alerts) stop(ctx context.Context) {
 	a.mu.Lock()
 	disp := a.disp
 	if a.leading() {
-		a.save(context.WithoutCancel(ctx), true)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if a.save(sctx, true) && len(a.held) > 0 {
+			disp.Notify(a.held, a.now())
+			a.held = nil
+		}
+		cancel()
 	}
 	if a.lock != nil {
 		a.lock.Close(context.WithoutCancel(ctx))
@@ -211,6 +242,11 @@ func (a *Alerts) Tick(ctx context.Context) {
 		}
 		var ok bool
 		if clock, ok = a.follow(ctx); !ok {
+			if a.disp != nil {
+				// Repeats (and Alertmanager's re-sends, which keep its
+				// alerts from expiring) go on while the database is away.
+				a.disp.Tick(now)
+			}
 			return
 		}
 	}
@@ -219,7 +255,11 @@ func (a *Alerts) Tick(ctx context.Context) {
 		for i := range ts {
 			a.unsaved = append(a.unsaved, StoredAlert(&ts[i]))
 		}
-		a.save(ctx, len(ts) > 0)
+		a.held = append(a.held, ts...)
+		ts = nil
+		if a.save(ctx, len(a.held) > 0) {
+			ts, a.held = a.held, nil
+		}
 	}
 	if len(ts) > 0 {
 		a.disp.Notify(ts, now)
@@ -295,9 +335,14 @@ func (a *Alerts) start(ctx context.Context, now time.Time) error {
 		e.StartAt(live)
 	}
 	e.Restore(&st)
-	hi, err := a.pg.Horizon(ctx)
+	hi, xmax, err := a.pg.Snapshot(ctx)
 	if err != nil {
 		return err
+	}
+	if hi < xmax {
+		// Transactions begun before now are still open: their rows come
+		// before the engine may pass now.
+		a.marks = append(a.marks[:0], clockMark{now, xmax})
 	}
 	t, _ := e.Evaluated()
 	n, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: f.HistoryStart(t), TxidFrom: math.MinInt64, TxidTo: hi, Before: true, Attributes: f.NeedsAttributes()},
@@ -306,13 +351,14 @@ func (a *Alerts) start(ctx context.Context, now time.Time) error {
 		return err
 	}
 	a.engine, a.cursor, a.saved, a.savedAt = e, hi, saved, time.Time{}
+	a.complete = now
+	if len(a.marks) > 0 {
+		a.complete = time.Time{} // nothing is known complete yet: the engine waits (maxHeldBack at most)
+	}
 	a.disp = notify.NewDispatcher(f, notify.Options{Logger: a.log})
 	firing := e.Firing()
 	a.disp.Remember(firing, now)
-	a.metrics.AlertsFiring.Reset()
-	for i := range firing {
-		a.metrics.AlertsFiring.WithLabelValues(firing[i].Rule, firing[i].Severity.String()).Inc()
-	}
+	a.setFiring(firing)
 	a.log.Info("this daemon now evaluates the rules for every daemon writing to the database",
 		"history_from", f.HistoryStart(t), "records", n, "resumes_after", t, "firing", len(firing))
 	return nil
@@ -328,7 +374,7 @@ func (a *Alerts) follow(ctx context.Context) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	clock := a.now()
-	hi, err := a.pg.Horizon(ctx)
+	hi, xmax, err := a.pg.Snapshot(ctx)
 	if err != nil {
 		a.log.Warn("rules: new rows not read", "err", err)
 		return time.Time{}, false
@@ -344,8 +390,33 @@ func (a *Alerts) follow(ctx context.Context) (time.Time, bool) {
 		}
 		a.cursor = hi
 	}
-	a.lastClock = clock
-	return clock, true
+	return a.completeAt(clock, hi, xmax), true
+}
+
+// completeAt records that at clock the next txid was xmax, now that every
+// txid below hi is read, and returns the clock the engine may advance to:
+// the latest clock whose transactions have all ended, or clock less
+// maxHeldBack when a transaction has stayed open longer than that.
+func (a *Alerts) completeAt(clock time.Time, hi, xmax int64) time.Time {
+	floor := clock.Add(-maxHeldBack)
+	if n := len(a.marks); n > 0 && a.marks[n-1].xmax == xmax {
+		a.marks[n-1].clock = clock // nothing began since: the later clock says more
+	} else {
+		a.marks = append(a.marks, clockMark{clock, xmax})
+	}
+	i := 0
+	for ; i < len(a.marks) && (a.marks[i].xmax <= hi || a.marks[i].clock.Before(floor)); i++ {
+		if a.marks[i].xmax <= hi && a.marks[i].clock.After(a.complete) {
+			a.complete = a.marks[i].clock
+		}
+	}
+	a.marks = a.marks[:copy(a.marks, a.marks[i:])]
+	eval := a.complete
+	if eval.Before(floor) {
+		eval = floor
+	}
+	a.metrics.RulesBehind.Set(clock.Sub(eval).Seconds())
+	return eval
 }
 
 // heldBackAfter is how long the horizon may stay still, while rows are
@@ -372,26 +443,28 @@ func (a *Alerts) watchHorizon(ctx context.Context, hi int64, now time.Time) {
 }
 
 // save stores the transitions not stored yet and the engine's state, when
-// either changed or the stored tick is stateMaxAge old (or force).
-func (a *Alerts) save(ctx context.Context, force bool) {
+// either changed or the stored tick is stateMaxAge old (or force). It says
+// whether every transition is stored now.
+func (a *Alerts) save(ctx context.Context, force bool) bool {
 	if a.engine == nil {
-		return
+		return false
 	}
 	st := a.engine.State()
 	b, err := json.Marshal(st)
 	if err != nil {
 		a.log.Error("rules state not encoded", "err", err)
-		return
+		return len(a.unsaved) == 0
 	}
 	now := a.now()
 	if !force && len(a.unsaved) == 0 && now.Sub(a.savedAt) < stateMaxAge && sameState(a.saved, b) {
-		return
+		return true
 	}
 	if err := a.pg.SaveRules(ctx, a.unsaved, st.Tick, b, a.id); err != nil {
-		a.log.Warn("alert transitions and rules state not stored: retrying next tick", "err", err, "transitions", len(a.unsaved))
-		return
+		a.log.Warn("alert transitions and rules state not stored: notifications wait for it, retrying next tick", "err", err, "transitions", len(a.unsaved))
+		return false
 	}
 	a.unsaved, a.saved, a.savedAt = a.unsaved[:0], b, now
+	return true
 }
 
 // sameState compares stored states but for their tick.
@@ -418,13 +491,38 @@ func (a *Alerts) stepDown(ctx context.Context) {
 		a.lock = nil
 	}
 	a.engine = nil
-	if a.disp != nil {
-		a.disp.Close()
-		a.disp = nil
-	}
-	a.unsaved = nil
+	// Notifications already queued are of stored transitions: no successor
+	// announces them again, so they still go out. Transitions not stored
+	// are dropped unannounced: the successor, from the stored state,
+	// evaluates and announces them.
+	a.retire(ctx, a.disp)
+	a.disp = nil
+	a.unsaved, a.held = nil, nil
+	a.marks, a.complete = a.marks[:0], time.Time{}
 	a.metrics.RulesLeader.Set(0)
 	a.metrics.AlertsFiring.Reset()
+}
+
+// retire lets the notifications d has queued go out for drainOnStepDown,
+// in the background, then closes d; what is left is counted and logged.
+func (a *Alerts) retire(ctx context.Context, d *notify.Dispatcher) {
+	if d == nil {
+		return
+	}
+	go func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainOnStepDown)
+		defer cancel()
+		_ = d.Drain(dctx) // Close counts and logs what is left
+		d.Close()
+	}()
+}
+
+// setFiring sets the firing gauge to the engine's firing alerts.
+func (a *Alerts) setFiring(firing []rules.Transition) {
+	a.metrics.AlertsFiring.Reset()
+	for i := range firing {
+		a.metrics.AlertsFiring.WithLabelValues(firing[i].Rule, firing[i].Severity.String()).Inc()
+	}
 }
 
 // StoredAlert is t as a row of ai_alerts.

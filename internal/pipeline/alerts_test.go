@@ -370,3 +370,83 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.b.Write(p)
 }
+
+// TestAlerts_WaitsForOpenTransaction: a row whose transaction is still open
+// while the clock passes its time is evaluated at its time once the
+// transaction commits: no tick is evaluated without it, and it is not
+// dropped as late (which would lose the alert it brings).
+func TestAlerts_WaitsForOpenTransaction(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	h := newHook(t)
+	f, err := rules.Parse("rules.yaml", []byte(fmt.Sprintf(`
+evaluation_interval: 10s
+query_offset: 10s
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+rules:
+  - {name: spend, metric: cost_usd, window: 1m, warning: 1}
+`, h.srv.URL)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().UTC().Truncate(time.Minute)
+	c := &clock{t: start}
+	d := newDaemon(t, dsn, f, c)
+	ctx := context.Background()
+	defer d.a.stop(ctx)
+	d.write(t, start.Add(-time.Hour), "early", "ann", "0") // makes the day's partition
+	d.a.Tick(ctx)
+	if !d.a.leading() {
+		t.Fatal("the only daemon does not lead")
+	}
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `INSERT INTO ai_usage_events (event_id, occurred_at, source, model, input_tokens,
+		cached_input_tokens, output_tokens, total_tokens, cost_usd, cost_source, success)
+		VALUES ('held', $1, 'api', 'gpt-4o-mini', 0, 0, 0, 0, 2, 'log', true)`, start.Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// Three minutes pass with the transaction open: the 1m window of its
+	// row closes on the clock, but not on the evaluation.
+	for range 18 {
+		c.set(c.now().Add(10 * time.Second))
+		d.a.Tick(ctx)
+	}
+	h.mu.Lock()
+	early := slices.Clone(h.got)
+	h.mu.Unlock()
+	if len(early) != 0 {
+		t.Errorf("notified %q while the row was held back", early)
+	}
+	var m dto.Metric
+	if err := d.a.metrics.RulesBehind.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetGauge().GetValue(); got < 170 {
+		t.Errorf("rules_behind_seconds = %v behind a transaction open for 3 minutes, want about 180", got)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.set(c.now().Add(10 * time.Second))
+	d.a.Tick(ctx)
+	if got, want := h.wait(2), []string{"spend warning firing", "spend warning resolved"}; !slices.Equal(got, want) {
+		t.Errorf("after the commit: notified %q, want %q", got, want)
+	}
+	var firedAt time.Time
+	if err := conn.QueryRow(ctx, "SELECT at FROM ai_alerts WHERE rule = 'spend' AND state = 'firing'").Scan(&firedAt); err != nil {
+		t.Fatal(err)
+	}
+	if firedAt.Before(start) || firedAt.After(start.Add(30*time.Second)) {
+		t.Errorf("fired at %s, want the row's time (%s) or the tick after it", firedAt, start.Add(5*time.Second))
+	}
+}

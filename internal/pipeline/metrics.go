@@ -29,6 +29,7 @@ type Metrics struct {
 	AlertsFiring   *prometheus.GaugeVec // alertname, severity
 	RulesReloadOK  prometheus.Gauge
 	RulesLeader    prometheus.Gauge
+	RulesBehind    prometheus.Gauge
 }
 
 // NewMetrics creates and registers the metrics.
@@ -72,7 +73,8 @@ func NewMetrics() *Metrics {
 	m.PositionErrors = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "tokentail", Name: "position_save_errors_total", Help: "Failures to save positions under state_dir (reading goes on; a restart reads again what the last save does not cover, without storing it twice)."})
 	m.RulesReloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tokentail", Name: "rules_last_reload_ok", Help: "1 when the last load of the rules file succeeded."})
 	m.RulesLeader = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tokentail", Name: "rules_leader", Help: "1 when this daemon evaluates the rules for every daemon writing to the database (it holds the rules lock)."})
-	r.MustRegister(m.PositionErrors, m.RulesReloadOK, m.RulesLeader)
+	m.RulesBehind = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "tokentail", Name: "rules_behind_seconds", Help: "On the rules leader: how far behind the clock the rules are evaluated because a database transaction begun earlier is still open (its rows could still land there); at most 300."})
+	r.MustRegister(m.PositionErrors, m.RulesReloadOK, m.RulesLeader, m.RulesBehind)
 	return m
 }
 

@@ -290,6 +290,21 @@ func (n *Notifier) Drain(ctx context.Context) error {
 func (n *Notifier) Close() {
 	n.once.Do(n.cancel)
 	<-n.done
+	// What is still queued is not sent: count it, and let Drain return.
+	var left uint64
+	for {
+		select {
+		case batch := <-n.queue:
+			left += uint64(len(batch))
+			n.dropped.Add(uint64(len(batch)))
+			n.inflight.Done()
+		default:
+			if left > 0 {
+				n.log.Warn("notifier closed with alerts still queued: not sent", "alerts", left, "dropped_total", n.dropped.Load())
+			}
+			return
+		}
+	}
 }
 
 // Dispatcher routes transitions to the notifiers of their rule.
