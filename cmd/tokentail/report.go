@@ -19,7 +19,8 @@ const reportUsage = `Usage: tokentail report [--config FILE] [flags]
 
 Cost, requests, tokens (input, cached, output), errors and error rate,
 p50/p95/p99 latency, active users and cost per active user, read from
-PostgreSQL, for a range (default: the last 30 days, today included).
+PostgreSQL, for a range (default: the last 30 days, today included; with
+--until alone, the 30 days before it).
 
   --by day --by model          group by (default: day; none: only the total)
                                hour, day, week, month, feature, model,
@@ -49,7 +50,7 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tokentail report", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	configPath := configFlag(fs)
-	since := fs.String("since", "", "start of the range: 2024-05-01, 2024-05-01T10:00:00Z, today, or a span before now such as 7d (default: 30 days ago at midnight)")
+	since := fs.String("since", "", "start of the range: 2024-05-01, 2024-05-01T10:00:00Z, today, or a span before now such as 7d (default: 30 days ago at midnight, or 30 days before --until)")
 	until := fs.String("until", "", "end of the range, excluded (default: now)")
 	tz := fs.String("tz", "UTC", "time zone of dates and of hour/day/week/month buckets, e.g. Europe/Paris")
 	var by, where stringList
@@ -159,14 +160,16 @@ func reportQuery(now time.Time, since, until, tz string, by, where []string, top
 	}
 	q.Location = loc
 	q.Since, q.Until = report.DefaultRange(now, loc)
-	if since != "" {
-		if q.Since, err = report.ParseTime(since, now, loc); err != nil {
-			return q, usagef("report: --since: %v", err)
-		}
-	}
 	if until != "" {
 		if q.Until, err = report.ParseTime(until, now, loc); err != nil {
 			return q, usagef("report: --until: %v", err)
+		}
+		// --until alone: the days before it, not the days before now.
+		q.Since = report.DefaultSince(q.Until, loc)
+	}
+	if since != "" {
+		if q.Since, err = report.ParseTime(since, now, loc); err != nil {
+			return q, usagef("report: --since: %v", err)
 		}
 	}
 	if !q.Until.After(q.Since) {

@@ -244,3 +244,42 @@ func TestReport_CurrencyFromConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestReportQuery_UntilAlone: --until without --since reports the
+// report.DefaultDays days before --until, not a range starting 30 days
+// before now (which would end before it starts).
+func TestReportQuery_UntilAlone(t *testing.T) {
+	now := time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		tz, until, since string // since: RFC 3339 in tz
+		wantUntil        string
+	}{
+		{"UTC", "2024-01-01", "2023-12-02T00:00:00Z", "2024-01-01T00:00:00Z"},
+		{"UTC", "2024-03-10T06:30:00Z", "2024-02-09T06:30:00Z", "2024-03-10T06:30:00Z"},
+		// Across the end of daylight saving time: 30 calendar days.
+		{"America/New_York", "2024-11-15", "2024-10-16T00:00:00-04:00", "2024-11-15T00:00:00-05:00"},
+	}
+	for _, c := range cases {
+		t.Run(c.tz+" "+c.until, func(t *testing.T) {
+			q, err := reportQuery(now, "", c.until, c.tz, nil, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := q.Since.In(q.Location).Format(time.RFC3339); got != c.since {
+				t.Errorf("since: got %s, want %s", got, c.since)
+			}
+			if got := q.Until.In(q.Location).Format(time.RFC3339); got != c.wantUntil {
+				t.Errorf("until: got %s, want %s", got, c.wantUntil)
+			}
+		})
+	}
+	// --since given still wins, and the defaults without either are unchanged.
+	q, err := reportQuery(now, "2023-01-01", "2024-01-01", "UTC", nil, nil, 0)
+	if err != nil || !q.Since.Equal(time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("--since and --until: since %s, err %v", q.Since, err)
+	}
+	q, err = reportQuery(now, "", "", "UTC", nil, nil, 0)
+	if err != nil || !q.Since.Equal(time.Date(2025, 5, 17, 0, 0, 0, 0, time.UTC)) || !q.Until.Equal(now) {
+		t.Errorf("no range: %s to %s, err %v", q.Since, q.Until, err)
+	}
+}

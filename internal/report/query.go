@@ -165,6 +165,16 @@ func DefaultRange(now time.Time, loc *time.Location) (since, until time.Time) {
 	return today.AddDate(0, 0, -(DefaultDays - 1)), now
 }
 
+// DefaultSince is the start of the range when only its end is given: the
+// DefaultDays days (in loc) before until, so "--until 2024-01-01" reports
+// 2023-12-02 up to 2024-01-01.
+func DefaultSince(until time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return until.In(loc).AddDate(0, 0, -DefaultDays)
+}
+
 // ParseTime reads --since or --until: RFC 3339 ("2024-05-01T10:00:00Z"), a
 // date or date and time in loc ("2024-05-01", "2024-05-01 10:00"), "now",
 // "today", or a span before now ("7d", "12h", "90m").
