@@ -60,7 +60,7 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	format := fs.String("format", "table", "output format: table, csv, json or html; in csv a group value beginning with = + - @, tab or CR gets a leading ' so a spreadsheet shows it as text, not a formula")
 	output := fs.String("output", "", "write to this file instead of stdout")
 	currency := fs.String("currency", "", "currency to show money in, e.g. EUR (default: report.currency of the config, else USD); other than USD needs a rate")
-	rate := fs.String("rate", "", "units of the currency per US dollar, e.g. 83.2 (default: report.rate of the config)")
+	rate := fs.String("rate", "", "units of the currency per US dollar, a plain decimal above zero such as 83.2 or 0.92 (default: report.rate of the config)")
 	fs.Usage = func() {
 		fmt.Fprint(m.Stderr, reportUsage)
 		fs.PrintDefaults()

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math/big"
+	"regexp"
 	"strings"
 )
 
@@ -50,13 +51,22 @@ func (d Decimal) Float64() float64 {
 	return f
 }
 
-// ValidRate checks a conversion rate: a positive decimal such as "83.2".
+// plainDecimal is what a rate may look like: a plain decimal, which JSON,
+// PostgreSQL's numeric and a reader all take as it is. No sign, exponent,
+// fraction, leading zero or bare point: not "+83.2", "8.32e1", ".5", "83."
+// or "083".
+var plainDecimal = regexp.MustCompile(`^(0|[1-9][0-9]*)(\.[0-9]+)?$`)
+
+// ValidRate checks a conversion rate: a plain decimal above zero such as
+// "83.2" or "0.92".
 func ValidRate(s string) error {
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || strings.ContainsAny(s, "/eE") {
-		return fmt.Errorf("rate %q is not a decimal number such as 83.2", s)
+	if neg, ok := strings.CutPrefix(s, "-"); ok && plainDecimal.MatchString(neg) {
+		return fmt.Errorf("rate %q must be above zero", s)
 	}
-	if r.Sign() <= 0 {
+	if !plainDecimal.MatchString(s) {
+		return fmt.Errorf("rate %q is not a plain decimal number such as 83.2 or 0.92 (digits, then optionally a point and digits; no sign, exponent or leading zero)", s)
+	}
+	if r, ok := new(big.Rat).SetString(s); !ok || r.Sign() <= 0 {
 		return fmt.Errorf("rate %q must be above zero", s)
 	}
 	return nil

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/csv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -52,6 +53,27 @@ func TestWriteCSV_FormulaInjection(t *testing.T) {
 		}
 		if rec[1] != "-0.5" {
 			t.Errorf("key %q: cost cell %q, want -0.5 (numbers are not prefixed)", c.key, rec[1])
+		}
+	}
+}
+
+// TestValidRate: a rate is a plain decimal above zero, the form JSON and
+// PostgreSQL take as it is; anything big.Rat would read besides is refused.
+func TestValidRate(t *testing.T) {
+	for _, s := range []string{"83.2", "0.92", "1", "0.5", "10", "0.000001", "1000000"} {
+		if err := ValidRate(s); err != nil {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+	for _, c := range []struct{ s, want string }{
+		{".5", "plain decimal"}, {"+83.2", "plain decimal"}, {"83.", "plain decimal"}, {"083", "plain decimal"},
+		{"8.32e1", "plain decimal"}, {"1/2", "plain decimal"}, {"", "plain decimal"}, {" 1", "plain decimal"},
+		{"0x10", "plain decimal"}, {"1_000", "plain decimal"}, {"abc", "plain decimal"}, {"-.5", "plain decimal"},
+		{"0", "above zero"}, {"0.000", "above zero"}, {"-2", "above zero"}, {"-0.5", "above zero"},
+	} {
+		err := ValidRate(c.s)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want an error saying %q", c.s, err, c.want)
 		}
 	}
 }
