@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,8 @@ p50/p95/p99 latency, active users and cost per active user, read from
 PostgreSQL, for a range (default: the last 30 days, today included; with
 --until alone, the 30 days before it).
 
-  --by day --by model          group by (default: day; none: only the total)
+  --by day --by model          group by (default: day; none, given alone: only
+                               the total)
                                hour, day, week, month, feature, model,
                                provider, user, source, error_type, status,
                                cost_source, or any attribute kept from the logs
@@ -54,7 +56,7 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 	until := fs.String("until", "", "end of the range, excluded (default: now)")
 	tz := fs.String("tz", "UTC", "time zone of dates and of hour/day/week/month buckets, e.g. Europe/Paris")
 	var by, where stringList
-	fs.Var(&by, "by", "group by this field, time bucket or attribute (repeatable; default day; none for the total only)")
+	fs.Var(&by, "by", "group by this field, time bucket or attribute (repeatable; default day; none, alone, for the total only)")
 	fs.Var(&where, "where", "keep rows where FIELD=GLOB, or FIELD!=GLOB to exclude (repeatable)")
 	top := fs.Int("top", 0, "keep only the N costliest groups (0: all)")
 	format := fs.String("format", "table", "output format: table, csv, json or html; in csv a group value beginning with = + - @, tab or CR gets a leading ' so a spreadsheet shows it as text, not a formula")
@@ -175,25 +177,37 @@ func reportQuery(now time.Time, since, until, tz string, by, where []string, top
 	if !q.Until.After(q.Since) {
 		return q, usagef("report: --until (%s) must come after --since (%s)", q.Until.In(loc).Format(time.RFC3339), q.Since.In(loc).Format(time.RFC3339))
 	}
-	if len(by) == 0 {
-		by = []string{"day"}
-	}
-	if len(by) == 1 && by[0] == "none" {
-		by = nil
-	}
-	seen := map[string]bool{}
+	var names []string
 	for _, b := range by {
 		for _, name := range strings.Split(b, ",") {
-			d, err := report.ParseDimension(name)
-			if err != nil {
-				return q, usagef("report: --by %v", err)
-			}
-			if seen[d.Name] {
-				return q, usagef("report: --by %s is given twice", d.Name)
-			}
-			seen[d.Name] = true
-			q.By = append(q.By, d)
+			names = append(names, strings.TrimSpace(name))
 		}
+	}
+	if len(names) == 0 {
+		names = []string{"day"}
+	}
+	if slices.Contains(names, "none") {
+		// none is the total alone: grouping by anything else too
+		// contradicts it (and would group by an attribute named none).
+		if slices.ContainsFunc(names, func(n string) bool { return n != "none" }) {
+			return q, usagef("report: --by none (the total only) cannot be combined with other groups (--by %s)", strings.Join(names, ","))
+		}
+		if len(names) > 1 {
+			return q, usagef("report: --by none is given twice")
+		}
+		names = nil
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		d, err := report.ParseDimension(name)
+		if err != nil {
+			return q, usagef("report: --by %v", err)
+		}
+		if seen[d.Name] {
+			return q, usagef("report: --by %s is given twice", d.Name)
+		}
+		seen[d.Name] = true
+		q.By = append(q.By, d)
 	}
 	for _, w := range where {
 		f, err := report.ParseFilter(w)
