@@ -163,13 +163,14 @@ func tableCells(r *Result, row *Row, total bool) []string {
 }
 
 // keyText is a group value for the table: absent values named, control
-// characters (which would break the layout) replaced, long values cut.
+// characters (which would break the layout, or drive the terminal: C0, DEL
+// and C1, whose U+009B is a CSI on some terminals) replaced, long values cut.
 func keyText(k *string) string {
 	if k == nil {
 		return none
 	}
 	s := strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
+		if r < ' ' || (r >= 0x7f && r <= 0x9f) {
 			return '?'
 		}
 		return r

@@ -77,3 +77,22 @@ func TestValidRate(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyText_ControlCharacters: C0, DEL and C1 control characters in a
+// group value are replaced in the table; other characters are kept.
+func TestKeyText_ControlCharacters(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"a\x1b[31mb", "a?[31mb"},
+		{"tab\there", "tab?here"},
+		{"del\x7f", "del?"},
+		{"nel\u0085", "nel?"},
+		{"csi\u009b31m", "csi?31m"},
+		{"pad\u0080\u009f", "pad??"},
+		{"nbsp\u00a0é€", "nbsp\u00a0é€"},
+	}
+	for _, c := range cases {
+		if got := keyText(strp(c.in)); got != c.want {
+			t.Errorf("keyText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
