@@ -20,9 +20,11 @@ var RecordFields = []string{
 }
 
 // reservedLabels are the tag and field names tokentail writes itself; a
-// label with one of these names would overwrite it or collide in InfluxDB.
+// label with one of these names would overwrite it or collide in InfluxDB,
+// whose writer drops it (writers/influx reservedTagKey: the built-in tags,
+// user, time; the "_"-names fail labelKeyRE).
 var reservedLabels = []string{
-	"model", "provider", "feature", "status", "error_type", "source", "user_id",
+	"model", "provider", "feature", "status", "error_type", "source", "user", "user_id",
 	"input_tokens", "cached_input_tokens", "output_tokens", "total_tokens", "cost_usd", "duration_ms",
 	"time",
 }
