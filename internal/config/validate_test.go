@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -55,4 +56,24 @@ func isReserved(k string) bool {
 		}
 	}
 	return false
+}
+
+// TestExampleConfig_FilesExist: the files config.example.yaml points to
+// (rules_file, pricing.file) lie next to it, so the example runs as shipped.
+func TestExampleConfig_FilesExist(t *testing.T) {
+	t.Setenv("TOKENTAIL_PG_DSN", "postgres://tokentail:example-pw@127.0.0.1:5432/ai")
+	t.Setenv("INFLUX_TOKEN", "example-token")
+	c, err := Load("../../config.example.yaml")
+	if err != nil {
+		t.Fatalf("config.example.yaml:\n%v", err)
+	}
+	paths := []string{c.RulesFile}
+	if c.Pricing != nil && c.Pricing.File != "" {
+		paths = append(paths, c.Pricing.File)
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("config.example.yaml points to a file that is not there: %v", err)
+		}
+	}
 }
