@@ -126,19 +126,47 @@ func (m *Main) backfillAlerts(ctx context.Context, cfg *config.Config, source st
 	disp := notify.NewDispatcher(f, notify.Options{Logger: log.With("component", "notify")})
 	defer disp.Close()
 	eng := rules.New(f, log.With("component", "rules"))
-	var firing, resolved int
+	var firing, resolved, known int
+	// notify hands transitions to the notifiers, waiting for their queues
+	// rather than dropping: history can fire faster than receivers take
+	// it (Notify never blocks).
+	notify := func(ts []rules.Transition) error {
+		for i := range ts {
+			disp.Notify(ts[i:i+1], time.Now())
+			for queued(disp) > 100 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+		}
+		return nil
+	}
 	// With PostgreSQL, the history's transitions are stored in ai_alerts
-	// too (a batch at a time; a second run adds nothing).
+	// too, a batch at a time, and only those not stored before are
+	// notified: a second run over the same history adds and announces
+	// nothing.
 	var store []postgres.Alert
+	var pending []rules.Transition
 	flush := func() error {
-		if pg == nil || len(store) == 0 {
+		if len(store) == 0 {
 			return nil
 		}
-		if err := pg.StoreAlerts(ctx, store, "backfill"); err != nil {
+		isNew, err := pg.StoreAlerts(ctx, store, "backfill")
+		if err != nil {
 			return err
 		}
-		store = store[:0]
-		return nil
+		var fresh []rules.Transition
+		for i, n := range isNew {
+			if n {
+				fresh = append(fresh, pending[i])
+			} else {
+				known++
+			}
+		}
+		store, pending = store[:0], pending[:0]
+		return notify(fresh)
 	}
 	st, _, err := replayFiles(ctx, cfg, source, prices, files, eng, func(t *rules.Transition) error {
 		if t.Firing {
@@ -146,23 +174,13 @@ func (m *Main) backfillAlerts(ctx context.Context, cfg *config.Config, source st
 		} else {
 			resolved++
 		}
-		if pg != nil {
-			store = append(store, pipeline.StoredAlert(t))
-			if len(store) >= 1000 {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
+		if pg == nil {
+			return notify([]rules.Transition{*t})
 		}
-		disp.Notify([]rules.Transition{*t}, time.Now())
-		// History can fire faster than receivers take it: wait for the
-		// queues rather than drop (Notify never blocks).
-		for queued(disp) > 100 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(10 * time.Millisecond):
-			}
+		store = append(store, pipeline.StoredAlert(t))
+		pending = append(pending, *t)
+		if len(store) >= 1000 {
+			return flush()
 		}
 		return nil
 	})
@@ -181,8 +199,8 @@ func (m *Main) backfillAlerts(ctx context.Context, cfg *config.Config, source st
 	for _, s := range disp.Stats() {
 		sent, failed, dropped = sent+uint64(s.Sent), failed+uint64(s.Failed), dropped+uint64(s.Dropped)
 	}
-	fmt.Fprintf(m.Stdout, "alerts: %d records replayed, %d firing and %d resolved transitions; notifications %d sent, %d failed, %d dropped\n",
-		st.Records, firing, resolved, sent, failed, dropped)
+	fmt.Fprintf(m.Stdout, "alerts: %d records replayed, %d firing and %d resolved transitions (%d already in ai_alerts, not notified again); notifications %d sent, %d failed, %d dropped\n",
+		st.Records, firing, resolved, known, sent, failed, dropped)
 	if failed+dropped > 0 {
 		return fmt.Errorf("backfill --alerts: %d notifications could not be delivered (see the log)", failed+dropped)
 	}

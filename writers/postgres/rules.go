@@ -219,7 +219,7 @@ type Alert struct {
 // last one had announced. by names the daemon, for operators.
 func (w *Writer) SaveRules(ctx context.Context, alerts []Alert, tick time.Time, state []byte, by string) error {
 	return w.scrub(pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		if err := insertAlerts(ctx, tx, alerts, by); err != nil {
+		if _, err := insertAlerts(ctx, tx, alerts, by); err != nil {
 			return err
 		}
 		var t *time.Time
@@ -238,38 +238,55 @@ func (w *Writer) SaveRules(ctx context.Context, alerts []Alert, tick time.Time, 
 
 // StoreAlerts stores transitions in ai_alerts (`backfill --alerts`: the
 // history's alerts, for dashboards); storing one twice adds nothing.
-func (w *Writer) StoreAlerts(ctx context.Context, alerts []Alert, by string) error {
-	return w.scrub(pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		return insertAlerts(ctx, tx, alerts, by)
-	}))
+//
+// It returns, for each alert, whether it was new: a transition already in
+// ai_alerts (an earlier run over the same history) was already announced.
+func (w *Writer) StoreAlerts(ctx context.Context, alerts []Alert, by string) ([]bool, error) {
+	var isNew []bool
+	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		var err error
+		isNew, err = insertAlerts(ctx, tx, alerts, by)
+		return err
+	})
+	return isNew, w.scrub(err)
 }
 
-func insertAlerts(ctx context.Context, tx pgx.Tx, alerts []Alert, by string) error {
+// insertAlerts stores alerts, each once, and says which were new.
+func insertAlerts(ctx context.Context, tx pgx.Tx, alerts []Alert, by string) ([]bool, error) {
 	if len(alerts) == 0 {
-		return nil
+		return nil, nil
 	}
 	b := &pgx.Batch{}
 	for _, a := range alerts {
 		labels, err := json.Marshal(a.Labels)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ann, err := json.Marshal(a.Annotations)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		state := "resolved"
 		if a.Firing {
 			state = "firing"
 		}
 		b.Queue(`INSERT INTO ai_alerts (at, rule, severity, state, value, threshold, labels, annotations, fingerprint, starts_at, recorded_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING true`,
 			a.At, a.Rule, a.Severity, state, a.Value, a.Threshold, labels, ann, int64(a.Fingerprint), a.StartsAt, by)
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("postgres: store alerts: %w", err)
+	br := tx.SendBatch(ctx, b)
+	isNew := make([]bool, len(alerts))
+	for i := range alerts {
+		err := br.QueryRow().Scan(&isNew[i])
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			_ = br.Close()
+			return nil, fmt.Errorf("postgres: store alerts: %w", err)
+		}
 	}
-	return nil
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("postgres: store alerts: %w", err)
+	}
+	return isNew, nil
 }
 
 // LoadRules returns the rules engine's state as last saved, nil if none.
