@@ -446,17 +446,43 @@ func (rs *ruleState) periodOf(t int64) int64 {
 	var start, end time.Time
 	switch rs.r.Period {
 	case PeriodWeek:
-		start = time.Date(y, m, d-(int(tt.Weekday())+6)%7, 0, 0, 0, 0, loc)
-		end = start.AddDate(0, 0, 7)
+		d -= (int(tt.Weekday()) + 6) % 7
+		start, end = dayStart(y, m, d, loc), dayStart(y, m, d+7, loc)
 	case PeriodMonth:
-		start = time.Date(y, m, 1, 0, 0, 0, 0, loc)
-		end = start.AddDate(0, 1, 0)
+		start, end = dayStart(y, m, 1, loc), dayStart(y, m+1, 1, loc)
 	default:
-		start = time.Date(y, m, d, 0, 0, 0, 0, loc)
-		end = start.AddDate(0, 0, 1)
+		start, end = dayStart(y, m, d, loc), dayStart(y, m, d+1, loc)
 	}
 	rs.pStart, rs.pEnd = start.UnixNano(), end.UnixNano()
 	return rs.pStart
+}
+
+// dayStart is the first instant of the local date y-m-d in loc (the day
+// and month normalized as by time.Date). time.Date alone misses it where a
+// clock change happens at midnight: for a midnight that is skipped
+// (America/Santiago on 2024-09-08 goes from 23:59:59 -04 to 01:00 -03) it
+// gives 23:00 of the day before; for one that happens twice (Asia/Amman on
+// 2021-10-29) it may give the second.
+func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	want := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	ty, tm, td := t.Date()
+	if time.Date(ty, tm, td, 0, 0, 0, 0, time.UTC).Before(want) {
+		// The day starts when the clock jumps: the end of t's zone.
+		if _, end := t.ZoneBounds(); !end.IsZero() {
+			return end
+		}
+		return t
+	}
+	if p := t.Add(-1); p.Day() == td {
+		// The same clock time under the offset before t's: the first midnight.
+		_, po := p.Zone()
+		_, to := t.Zone()
+		if u := t.Add(time.Duration(to-po) * time.Second); u.Before(t) && u.Day() == td && u.Add(-1).Day() != td {
+			return u
+		}
+	}
+	return t
 }
 
 func (rs *ruleState) nextPeriod(ps int64) int64 {
