@@ -143,7 +143,15 @@ func (a *Alerts) Reload(ctx context.Context) {
 	defer a.mu.Unlock()
 	a.file = f
 	if a.engine != nil {
+		before := a.engine.Firing()
+		prevT, prevOK := a.engine.Evaluated()
 		e := rules.Continue(f, a.log, a.engine)
+		if _, ok := e.Evaluated(); !ok && prevOK {
+			// A new evaluation_interval carries no rule over: go on from
+			// where the old rules were, with history from there (not the
+			// whole table).
+			e.StartAt(prevT)
+		}
 		if fresh := e.Fresh(); len(fresh) > 0 && a.pg != nil {
 			t, _ := e.Evaluated()
 			n, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: f.HistoryStart(t), TxidFrom: math.MinInt64, TxidTo: a.cursor, Before: true, Attributes: f.NeedsAttributes()},
@@ -161,6 +169,26 @@ func (a *Alerts) Reload(ctx context.Context) {
 		a.engine = e
 		a.disp = notify.NewDispatcher(f, notify.Options{Logger: a.log})
 		a.disp.Remember(e.Firing(), a.now())
+		// Alerts of rules deleted or changed are resolved, through the
+		// notifiers that announced them, once stored: receivers would
+		// otherwise keep them open for ever.
+		if gone := resolvedOnReload(before, e.Firing(), prevT); len(gone) > 0 {
+			for i := range gone {
+				a.log.Info("alert resolved: its rule was changed or removed", "alertname", gone[i].Rule, "severity", gone[i].Severity.String(), "labels", labelText(gone[i].Labels))
+			}
+			if a.pg == nil {
+				old.Notify(gone, a.now())
+			} else {
+				for i := range gone {
+					a.unsaved = append(a.unsaved, StoredAlert(&gone[i]))
+				}
+				a.held = append(a.held, gone...)
+				if a.save(ctx, true) {
+					old.Notify(a.held, a.now())
+					a.held = nil
+				}
+			}
+		}
 		a.retire(ctx, old)
 		a.setFiring(e.Firing())
 	}
@@ -515,6 +543,24 @@ func (a *Alerts) retire(ctx context.Context, d *notify.Dispatcher) {
 		_ = d.Drain(dctx) // Close counts and logs what is left
 		d.Close()
 	}()
+}
+
+// resolvedOnReload returns, as resolved at t, the alerts firing before a
+// reload that no rule of the new file keeps firing.
+func resolvedOnReload(before, after []rules.Transition, t time.Time) []rules.Transition {
+	still := make(map[uint64]bool, len(after))
+	for i := range after {
+		still[after[i].Fingerprint] = true
+	}
+	var out []rules.Transition
+	for _, tr := range before {
+		if still[tr.Fingerprint] {
+			continue
+		}
+		tr.Firing, tr.At, tr.HasValue, tr.Value = false, t, false, 0
+		out = append(out, tr)
+	}
+	return out
 }
 
 // setFiring sets the firing gauge to the engine's firing alerts.

@@ -315,6 +315,31 @@ rules:
 	if got := h.wait(len(want)); !slices.Equal(got, want) {
 		t.Errorf("after a broken reload: notified %q, want %q (the previous rules still run)", got, want)
 	}
+
+	// Removing user-daily resolves its two firing alerts, once, and stores
+	// that; daily goes on firing.
+	write("")
+	d.a.Reload(ctx)
+	c.set(c.now().Add(20 * time.Second))
+	settle(ctx, d.a)
+	want = append(want, "user-daily warning resolved", "user-daily warning resolved")
+	h.wait(len(want))
+	time.Sleep(200 * time.Millisecond) // anything more would come by now
+	if got := h.wait(0); !slices.Equal(got, want) {
+		t.Errorf("after removing a rule: notified %q, want %q", got, want)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var resolved int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM ai_alerts WHERE rule = 'user-daily' AND state = 'resolved'").Scan(&resolved); err != nil {
+		t.Fatal(err)
+	}
+	if resolved != 2 {
+		t.Errorf("ai_alerts holds %d resolved user-daily transitions, want 2", resolved)
+	}
 }
 
 // TestAlerts_HeldBackIsNamed: a transaction left open holds back evaluation
