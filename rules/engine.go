@@ -142,13 +142,17 @@ type ruleState struct {
 	stats        RuleStats
 	capLogged    bool
 
+	// histFrom is the start of the earliest period zscore_over compares
+	// the period starting at histFor with.
+	histFor, histFrom int64
+
 	cur, prev agg // scratch
 }
 
 func newRuleState(r *Rule, idx int, interval time.Duration) *ruleState {
 	rs := &ruleState{r: r, hash: r.Hash(interval), idx: idx, step: int64(stepFor(r, interval)), isP: r.Period != "",
 		hist: historyLen(r), scale: metricScale(r.Metric),
-		curPeriod: math.MinInt64, pStart: math.MaxInt64, pEnd: math.MinInt64}
+		curPeriod: math.MinInt64, pStart: math.MaxInt64, pEnd: math.MinInt64, histFor: math.MinInt64}
 	rs.stats.Rule = r.Name
 	if r.Window != 0 {
 		rs.n = int64(r.Window) / rs.step
@@ -490,6 +494,24 @@ func (rs *ruleState) nextPeriod(ps int64) int64 {
 	return rs.pEnd
 }
 
+// histStart is the start of the earliest of the rs.hist periods before the
+// one starting at p: the ones zscore_over compares it with. It steps back
+// period by period in the rule's timezone, a day being 23 to 25 hours and
+// a month 28 to 31 days.
+func (rs *ruleState) histStart(p int64) int64 {
+	if p == rs.histFor {
+		return rs.histFrom
+	}
+	ps, pe := rs.pStart, rs.pEnd
+	s := p
+	for range rs.hist {
+		s = rs.periodOf(s - 1)
+	}
+	rs.pStart, rs.pEnd = ps, pe
+	rs.histFor, rs.histFrom = p, s
+	return s
+}
+
 func (rs *ruleState) observePeriod(e *Engine, g *group, t, v, lastT int64) {
 	ps := rs.periodOf(t)
 	if lastT != none && t < lastT {
@@ -791,7 +813,7 @@ func (rs *ruleState) periodValue(g *group, T int64) (float64, bool) {
 		return v, ok
 	}
 	var n, mean, m2 float64 // Welford
-	from := p - int64(rs.r.ZScoreOver)
+	from := rs.histStart(p)
 	for _, h := range g.hist {
 		if h.start < from || h.start >= p {
 			continue

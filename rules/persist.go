@@ -262,12 +262,10 @@ func (f *File) HistoryStart(t time.Time) time.Time {
 		r := &f.Rules[i]
 		var s time.Time
 		if r.Period != "" {
-			rs := ruleState{r: r, pStart: math.MaxInt64, pEnd: math.MinInt64}
-			back := time.Nanosecond // the period holding the tick before t
-			if r.ZScoreOver > 0 {
-				back = r.ZScoreOver + periodLength(r.Period)
-			}
-			s = time.Unix(0, rs.periodOf(t.Add(-back).UnixNano()))
+			rs := ruleState{r: r, hist: historyLen(r), pStart: math.MaxInt64, pEnd: math.MinInt64, histFor: math.MinInt64}
+			// The period holding the tick before t, and the ones before it
+			// that zscore_over compares it with.
+			s = time.Unix(0, rs.histStart(rs.periodOf(t.UnixNano()-1)))
 		} else {
 			s = t.Add(-r.Window - r.Baseline - f.EvaluationInterval - f.QueryOffset)
 		}
