@@ -5,8 +5,8 @@
 # runs `tokentail run` on them with alert rules, shows a budget and a latency
 # alert arriving through the log notifier, checks every record landed exactly
 # once, loads the rotated files again with backfill (nothing is added twice),
-# and prints `tokentail report`. Cleans up after itself; runs again as often as
-# you like.
+# prints `tokentail report` and writes its HTML form to .demo/report.html.
+# Cleans up after itself; runs again as often as you like.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -122,6 +122,12 @@ bin/tokentail report --config "$demo/tokentail.yaml" --by model --top 8
 say "tokentail report --by feature --top 6"
 bin/tokentail report --config "$demo/tokentail.yaml" --by feature --top 6
 
+say "tokentail report --by feature --format html"
+# Made now: the servers stop when the demo ends.
+bin/tokentail report --config "$demo/tokentail.yaml" --by feature --format html --output "$demo/report.html"
+echo "wrote $demo/report.html"
+
 say "done"
-echo "Next: the daemon log is $demo/daemon.log; try 'bin/tokentail report --config $demo/tokentail.yaml --format html --output report.html'"
-echo "(the servers are stopped; run make demo again for a fresh run)"
+echo "Next: open $demo/report.html in a browser (one self-contained file, charts included);"
+echo "the daemon log is $demo/daemon.log."
+echo "(The servers stop now; run make demo again for a fresh run.)"
