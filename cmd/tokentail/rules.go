@@ -174,7 +174,18 @@ func replayFiles(ctx context.Context, cfg *config.Config, source string, prices 
 	// counts: a parse.Parser is not safe for concurrent use.
 	counts := make([]pipeline.Counts, len(files))
 	var wg sync.WaitGroup
-	defer wg.Wait() // runs after every stream's close (defers run last first)
+	var readers []io.Closer
+	// On the way out: stop every parsing goroutine, wait for them all, and
+	// only then close their files (one may still be reading its file).
+	defer func() {
+		for _, s := range streams {
+			s.(*fileStream).close()
+		}
+		wg.Wait()
+		for _, r := range readers {
+			_ = r.Close()
+		}
+	}()
 	for _, file := range files {
 		src := replaySource(cfg, source, file)
 		p, err := parse.NewParser(pipeline.ParserConfig(src, prices))
@@ -185,7 +196,7 @@ func replayFiles(ctx context.Context, cfg *config.Config, source string, prices 
 		if err != nil {
 			return rules.ReplayStats{}, nil, fmt.Errorf("replay: %w", err)
 		}
-		defer r.Close()
+		readers = append(readers, r)
 		maxLine := int(src.MaxLineBytes)
 		fsm := &fileStream{
 			ctx:   ctx,
@@ -196,7 +207,6 @@ func replayFiles(ctx context.Context, cfg *config.Config, source string, prices 
 		}
 		streams = append(streams, fsm)
 		fsm.start(&wg)
-		defer fsm.close()
 	}
 	st, err := rules.Replay(eng, streams, emit)
 	return st, counts, err

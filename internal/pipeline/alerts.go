@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -202,13 +203,20 @@ func (a *Alerts) Reload(ctx context.Context) {
 // queued notifications a few seconds.
 func (a *Alerts) Run(ctx context.Context, reload <-chan struct{}) {
 	var events <-chan fsnotify.Event
-	if w, err := fsnotify.NewWatcher(); err == nil {
+	var watchErrs <-chan error
+	if w, err := fsnotify.NewWatcher(); err != nil {
+		a.log.Warn("rules file not watched: reload it with SIGHUP", "file", a.path, "err", err)
+	} else {
 		defer w.Close()
-		// The directory, not the file: editors replace files by rename.
-		if err := w.Add(filepath.Dir(a.path)); err == nil {
-			events = w.Events
+		// The directory, not the file: editors replace files by rename,
+		// and a Kubernetes ConfigMap swaps a symlink (..data) beside it.
+		if err := w.Add(filepath.Dir(a.path)); err != nil {
+			a.log.Warn("rules file not watched: reload it with SIGHUP", "file", a.path, "err", err)
+		} else {
+			events, watchErrs = w.Events, w.Errors
 		}
 	}
+	seen, lastStat := fileSum(a.path), fileStat(a.path)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	a.Tick(ctx)
@@ -218,13 +226,34 @@ func (a *Alerts) Run(ctx context.Context, reload <-chan struct{}) {
 			a.stop(ctx)
 			return
 		case <-reload:
+			seen = fileSum(a.path)
 			a.Reload(ctx)
-		case ev := <-events:
-			if filepath.Clean(ev.Name) == filepath.Clean(a.path) && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
+		case err := <-watchErrs:
+			// An overflow may have hidden an edit: look at the file.
+			a.log.Warn("rules file watch", "file", a.path, "err", err)
+			if sum := fileSum(a.path); sum != seen {
+				seen = sum
+				a.Reload(ctx)
+			}
+		case <-events:
+			// Any change in the directory: reload when the file's content
+			// changed (the path itself may not be in the event, as with a
+			// ConfigMap's symlink swap).
+			if sum := fileSum(a.path); sum != seen {
+				seen = sum
 				a.Reload(ctx)
 			}
 		case <-t.C:
 			a.Tick(ctx)
+			// A symlink's target edited in place (its directory is not
+			// watched) or a missed event: the file's stat says so.
+			if st := fileStat(a.path); st != lastStat {
+				lastStat = st
+				if sum := fileSum(a.path); sum != seen {
+					seen = sum
+					a.Reload(ctx)
+				}
+			}
 		}
 	}
 }
@@ -543,6 +572,30 @@ func (a *Alerts) retire(ctx context.Context, d *notify.Dispatcher) {
 		_ = d.Drain(dctx) // Close counts and logs what is left
 		d.Close()
 	}()
+}
+
+// statKey is what a file's stat says of its content.
+type statKey struct {
+	mod  time.Time
+	size int64
+}
+
+// fileStat stats path, through symlinks (zero when it cannot).
+func fileStat(path string) statKey {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return statKey{}
+	}
+	return statKey{fi.ModTime(), fi.Size()}
+}
+
+// fileSum is a hash of the file's content (the zero hash when unreadable).
+func fileSum(path string) [sha256.Size]byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return [sha256.Size]byte{}
+	}
+	return sha256.Sum256(b)
 }
 
 // resolvedOnReload returns, as resolved at t, the alerts firing before a

@@ -493,3 +493,69 @@ rules:
 		t.Errorf("fired at %s, want the row's time (%s) or the tick after it", firedAt, start.Add(5*time.Second))
 	}
 }
+
+// TestAlerts_WatchesFile: the rules file reloads when edited in place and
+// when a Kubernetes ConfigMap update swaps its ..data symlink (no event
+// names the file itself then).
+func TestAlerts_WatchesFile(t *testing.T) {
+	dir := t.TempDir()
+	version := func(name string, rulesN int) {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString("rules:\n")
+		for i := range rulesN {
+			fmt.Fprintf(&b, "  - {name: r%d, metric: cost_usd, window: 5m, warning: 1}\n", i)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name, "rules.yaml"), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// The kubelet's swap: a new symlink renamed over ..data.
+		if err := os.Symlink(name, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("..v1", 1)
+	path := filepath.Join(dir, "rules.yaml")
+	if err := os.Symlink("..data/rules.yaml", path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := rules.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAlerts(f, slog.New(slog.NewTextHandler(testWriter{t}, nil)), NewMetrics(), time.Now, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx, nil) }()
+	defer func() { cancel(); <-done }()
+	rulesNow := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			a.mu.Lock()
+			n := len(a.file.Rules)
+			a.mu.Unlock()
+			if n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("rules loaded: %d, want %d", n, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the watcher is set up
+	version("..v2", 3)
+	rulesNow(3)
+	// An edit in place of the file the link points to.
+	if err := os.WriteFile(filepath.Join(dir, "..v2", "rules.yaml"), []byte("rules:\n  - {name: only, metric: cost_usd, window: 5m, warning: 1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rulesNow(1)
+}
