@@ -13,6 +13,7 @@ import (
 	"github.com/tokentail/tokentail/internal/pipeline"
 	"github.com/tokentail/tokentail/internal/report"
 	"github.com/tokentail/tokentail/internal/reprice"
+	"github.com/tokentail/tokentail/writers/postgres"
 )
 
 const repriceUsage = `Usage: tokentail reprice --since DATE [--until DATE] [--dry-run] [--config FILE]
@@ -101,6 +102,12 @@ func (m *Main) runReprice(ctx context.Context, args []string) error {
 	sum, err := reprice.Run(ctx, conn, opts)
 	if *progress {
 		fmt.Fprint(m.Stderr, "\r\033[K")
+	}
+	if sum != nil && sum.Changed > 0 && !opts.DryRun {
+		// The rules leader summed the old costs: it reads them again.
+		if nerr := postgres.NotifyReseed(context.WithoutCancel(ctx), conn, "reprice"); nerr != nil {
+			fmt.Fprintf(m.Stderr, "warning: the rules leader was not told that costs changed; restart it for today's budgets to count the new costs: %v\n", nerr)
+		}
 	}
 	if sum != nil {
 		// A failed run's summary says what was done before the error; it

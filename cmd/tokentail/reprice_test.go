@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/tokentail/tokentail/internal/reprice"
 	"github.com/tokentail/tokentail/internal/testenv"
+	"github.com/tokentail/tokentail/writers/postgres"
 )
 
 func TestReprice_Usage(t *testing.T) {
@@ -81,10 +82,25 @@ pricing:
 		t.Errorf("dry run changed rows:\n%s\n→\n%s", before, got)
 	}
 
+	// The rules leader listens for cost changes (it reads its history again).
+	ctx := context.Background()
+	listener, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(ctx)
+	if _, err := listener.Exec(ctx, "LISTEN "+postgres.ReseedChannel); err != nil {
+		t.Fatal(err)
+	}
 	code, out, stderr = run(t, "reprice", "--config", cfg, "--since", "2025-03-01")
 	if code != 0 {
 		t.Fatalf("run: exit %d: %s", code, stderr)
 	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if n, err := listener.WaitForNotification(wctx); err != nil || n.Payload != "reprice" {
+		t.Errorf("the rules leader was not told: %v %v", n, err)
+	}
+	cancel()
 	if !strings.Contains(out, "3 changed (1 newly priced") || !strings.Contains(out, "gpt-4o-mini  2") {
 		t.Errorf("run output:\n%s", out)
 	}

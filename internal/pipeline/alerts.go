@@ -430,6 +430,27 @@ func (a *Alerts) follow(ctx context.Context) (time.Time, bool) {
 		a.stepDown(ctx)
 		return time.Time{}, false
 	}
+	if a.lock.Reseed() {
+		// reprice changed stored costs: what the engine summed is stale.
+		// Store what it has, then start again from the stored state and
+		// the database's history, as a new leader would.
+		a.log.Info("stored costs changed (reprice): the rules read their history again")
+		if !a.save(ctx, true) {
+			a.lock.AskReseed() // try again next tick
+			return time.Time{}, false
+		}
+		if len(a.held) > 0 {
+			a.disp.Notify(a.held, a.now())
+			a.held = nil
+		}
+		a.retire(ctx, a.disp)
+		a.engine, a.disp = nil, nil
+		if err := a.start(ctx, a.now()); err != nil {
+			a.log.Error("rules not started again after reprice: letting another daemon try", "err", err)
+			a.stepDown(ctx)
+			return time.Time{}, false
+		}
+	}
 	clock := a.now()
 	hi, xmax, err := a.pg.Snapshot(ctx)
 	if err != nil {
@@ -516,7 +537,10 @@ func (a *Alerts) save(ctx context.Context, force bool) bool {
 	if !force && len(a.unsaved) == 0 && now.Sub(a.savedAt) < stateMaxAge && sameState(a.saved, b) {
 		return true
 	}
-	if err := a.pg.SaveRules(ctx, a.unsaved, st.Tick, b, a.id); err != nil {
+	if a.lock == nil {
+		return false
+	}
+	if err := a.lock.SaveRules(ctx, a.unsaved, st.Tick, b, a.id); err != nil {
 		a.log.Warn("alert transitions and rules state not stored: notifications wait for it, retrying next tick", "err", err, "transitions", len(a.unsaved))
 		return false
 	}

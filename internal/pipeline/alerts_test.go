@@ -559,3 +559,46 @@ func TestAlerts_WatchesFile(t *testing.T) {
 	}
 	rulesNow(1)
 }
+
+// TestAlerts_RepriceReseeds: when reprice changes stored costs, the leader
+// reads its history again, so today's budget counts the new costs.
+func TestAlerts_RepriceReseeds(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	h := newHook(t)
+	f, err := rules.Parse("rules.yaml", []byte(fmt.Sprintf(`
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+rules:
+  - {name: daily, metric: cost_usd, period: day, warning: 10}
+`, h.srv.URL)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	c := &clock{t: day.Add(10 * time.Hour)}
+	d := newDaemon(t, dsn, f, c)
+	ctx := context.Background()
+	defer d.a.stop(ctx)
+	settle(ctx, d.a)
+	d.write(t, c.now().Add(-time.Minute), "p1", "ann", "6")
+	c.set(c.now().Add(20 * time.Second))
+	settle(ctx, d.a)
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "UPDATE ai_usage_events SET cost_usd = 12 WHERE event_id = 'p1'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.NotifyReseed(ctx, conn, "reprice"); err != nil {
+		t.Fatal(err)
+	}
+	c.set(c.now().Add(20 * time.Second))
+	settle(ctx, d.a)
+	settle(ctx, d.a)
+	if got, want := h.wait(1), []string{"daily warning firing"}; !slices.Equal(got, want) {
+		t.Errorf("after the cost went from 6 to 12 USD: notified %q, want %q", got, want)
+	}
+}

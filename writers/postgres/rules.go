@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tokentail/tokentail/parse"
 )
@@ -25,6 +27,24 @@ type Lock struct {
 	w    *Writer
 	conn *pgx.Conn
 	held bool
+	// reseed is set when a NOTIFY on ReseedChannel arrives (with any query
+	// on conn, such as Check): stored costs changed.
+	reseed atomic.Bool
+}
+
+// ReseedChannel is the LISTEN/NOTIFY channel on which `tokentail reprice`
+// says that it changed stored costs: the rules leader reads its history
+// again, so that today's budget counts the new costs.
+const ReseedChannel = "tokentail_rules_reseed"
+
+// NotifyReseed tells the rules leader, if any, that stored costs changed.
+func NotifyReseed(ctx context.Context, conn interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, why string) error {
+	if _, err := conn.Exec(ctx, "SELECT pg_notify($1, $2)", ReseedChannel, why); err != nil {
+		return fmt.Errorf("postgres: tell the rules leader that costs changed: %w", err)
+	}
+	return nil
 }
 
 // NewLock connects for the rules lock, without taking it.
@@ -38,12 +58,31 @@ func (w *Writer) NewLock(ctx context.Context) (*Lock, error) {
 			cfg.RuntimeParams[k] = v
 		}
 	}
+	l := &Lock{w: w}
+	cfg.OnNotification = func(_ *pgconn.PgConn, n *pgconn.Notification) {
+		if n.Channel == ReseedChannel {
+			l.reseed.Store(true)
+		}
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, w.scrub(fmt.Errorf("postgres: connect for the rules lock: %w", err))
 	}
-	return &Lock{w: w, conn: conn}, nil
+	if _, err := conn.Exec(ctx, "LISTEN "+ReseedChannel); err != nil {
+		_ = conn.Close(ctx)
+		return nil, w.scrub(fmt.Errorf("postgres: listen for cost changes: %w", err))
+	}
+	l.conn = conn
+	return l, nil
 }
+
+// Reseed says whether stored costs changed since the last call (a NOTIFY
+// seen by Check or a save on the lock's connection).
+func (l *Lock) Reseed() bool { return l.reseed.Swap(false) }
+
+// AskReseed sets what Reseed says again (a reseed that could not be done
+// now is tried at the next tick).
+func (l *Lock) AskReseed() { l.reseed.Store(true) }
 
 // Try takes the lock if no other daemon holds it, and says whether this one
 // holds it now.
@@ -217,8 +256,16 @@ type Alert struct {
 // SaveRules stores, in one transaction, transitions in ai_alerts and the
 // rules engine's state (JSON): a new leader starts from exactly what the
 // last one had announced. by names the daemon, for operators.
-func (w *Writer) SaveRules(ctx context.Context, alerts []Alert, tick time.Time, state []byte, by string) error {
-	return w.scrub(pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+//
+// It runs on the lock's own connection: the lock lives as long as that
+// session, so a leader whose session the server ended (and whose lock
+// another daemon may hold now) cannot store anything any more, however
+// long it was paused.
+func (l *Lock) SaveRules(ctx context.Context, alerts []Alert, tick time.Time, state []byte, by string) error {
+	if !l.held {
+		return errors.New("postgres: rules state not stored: this daemon does not hold the rules lock")
+	}
+	return l.w.scrub(pgx.BeginFunc(ctx, l.conn, func(tx pgx.Tx) error {
 		if _, err := insertAlerts(ctx, tx, alerts, by); err != nil {
 			return err
 		}

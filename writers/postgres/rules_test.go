@@ -91,3 +91,45 @@ func BenchmarkReadEvents(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
 }
+
+// TestLock_FencesSaves: a leader whose lock session the server ended
+// stores nothing more (another daemon may hold the lock by then), and the
+// lock hears reprice's NOTIFY.
+func TestLock_FencesSaves(t *testing.T) {
+	w, dsn := openTest(t, Config{})
+	ctx := context.Background()
+	conn := connect(t, dsn)
+	l, err := w.NewLock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	if held, err := l.Try(ctx); err != nil || !held {
+		t.Fatalf("Try: held %v, err %v", held, err)
+	}
+	if err := l.SaveRules(ctx, nil, time.Now(), []byte(`{}`), "test"); err != nil {
+		t.Fatalf("save while holding the lock: %v", err)
+	}
+	if err := NotifyReseed(ctx, conn, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !l.Reseed() || l.Reseed() {
+		t.Error("Reseed after a NOTIFY: want true once, then false")
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SaveRules(ctx, nil, time.Now(), []byte(`{"after":true}`), "test"); err == nil {
+		t.Error("a save after the lock's session ended succeeded")
+	}
+	var state string
+	if err := conn.QueryRow(ctx, "SELECT state::text FROM tokentail_rules_state WHERE id = 1").Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	if state != "{}" {
+		t.Errorf("stored state %s, want the one saved while holding the lock", state)
+	}
+}
