@@ -256,8 +256,8 @@ type histEntry struct {
 type group struct {
 	key    string
 	slot   int32
-	labels Labels // base labels and group_by values, sorted; no severity
 	listed bool   // in the rule's active list
+	labels Labels // base labels and group_by values, sorted; no severity
 
 	ring []bucket // window rules: buckets by k, ascending
 	// born is the time of the group's first record: it is not evaluated
@@ -266,6 +266,7 @@ type group struct {
 	born int64
 
 	ps      int64    // period rules: start of acc's period, MinInt64 if none
+	last    int64    // start of the last period with a record in acc, MinInt64 if none
 	acc     agg      // the period so far, up to the last evaluated tick
 	pending []bucket // records of ticks not yet evaluated
 	hist    []histEntry
@@ -394,7 +395,7 @@ func (rs *ruleState) groupOf(values []string) *group {
 func (rs *ruleState) newGroup(slot int32, key string, values []string) *group {
 	gr := rs.grouping
 	gr.refs[slot]++
-	g := &group{key: key, slot: slot, ps: none, firingSince: none, cleared: none, born: math.MaxInt64}
+	g := &group{key: key, slot: slot, ps: none, last: none, firingSince: none, cleared: none, born: math.MaxInt64}
 	for i := range g.since {
 		g.since[i] = none
 	}
@@ -502,14 +503,19 @@ func (rs *ruleState) histStart(p int64) int64 {
 	if p == rs.histFor {
 		return rs.histFrom
 	}
+	rs.histFor, rs.histFrom = p, rs.periodsBack(p, rs.hist)
+	return rs.histFrom
+}
+
+// periodsBack is the start of the period n periods before the one starting
+// at p.
+func (rs *ruleState) periodsBack(p int64, n int) int64 {
 	ps, pe := rs.pStart, rs.pEnd
-	s := p
-	for range rs.hist {
-		s = rs.periodOf(s - 1)
+	for range n {
+		p = rs.periodOf(p - 1)
 	}
 	rs.pStart, rs.pEnd = ps, pe
-	rs.histFor, rs.histFrom = p, s
-	return s
+	return p
 }
 
 func (rs *ruleState) observePeriod(e *Engine, g *group, t, v, lastT int64) {
@@ -547,12 +553,17 @@ func (rs *ruleState) fold(g *group, ps int64, a *agg) {
 		g.acc.sk = &sketch{}
 	}
 	g.acc.merge(a)
+	g.last = g.ps
 }
 
 // roll closes the group's period and starts the one at ps, keeping the
 // closed periods' values for zscore_over.
 func (rs *ruleState) roll(g *group, ps int64) {
-	if rs.hist > 0 && g.ps != none {
+	if rs.hist > 0 && g.last < rs.histStart(ps) {
+		// No record in any period compared with: the group starts afresh,
+		// as one never seen (sweep forgets it, a start reads no further back).
+		g.hist = g.hist[:0]
+	} else if rs.hist > 0 && g.ps != none {
 		if v, ok := rs.final(&g.acc, 0); ok {
 			g.hist = append(g.hist, histEntry{start: g.ps, v: v})
 		}
@@ -709,16 +720,32 @@ func compareLabels(a, b Labels) int {
 	}
 }
 
-// sweep forgets, when a new period starts, the groups that have nothing
-// left: no alert, no history to keep, no record waiting.
+// sweep forgets, when the period starting at p starts, the groups that have
+// nothing left: no alert firing or pending, no record waiting, no record in
+// the periods zscore_over compares with nor, for a below rule, in the period
+// that ends (its value drops to zero now, and may cross). Such a group
+// evaluates as one never seen: no alert until records come, and then the
+// same ones (roll starts its history afresh).
 func (rs *ruleState) sweep(p int64) {
-	if rs.hist > 0 {
-		return
+	from := p // the first period whose records are kept
+	switch {
+	case rs.hist > 0:
+		from = rs.histStart(p)
+	case rs.r.Below:
+		from = rs.periodsBack(p, 1)
 	}
+	listed := false
 	for _, g := range rs.groups {
-		if g != nil && !g.listed && g.firing == SeverityNone && len(g.pending) == 0 && g.ps < p {
-			rs.remove(g)
+		if g == nil || g.listed && !rs.r.Below || g.hasAlertState() || len(g.pending) > 0 || g.ps >= p || g.last >= from {
+			continue
 		}
+		rs.remove(g)
+		if g.listed { // a below rule's group, evaluated on every tick
+			g.listed, listed = false, true
+		}
+	}
+	if listed {
+		rs.active = slices.DeleteFunc(rs.active, func(g *group) bool { return !g.listed })
 	}
 }
 
