@@ -33,7 +33,7 @@ func (m *Main) runBackfill(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "Usage: tokentail backfill [--config FILE] PATH_OR_GLOB...\n\nReads old log files (plain or .gz) once, writes every record to the configured\ndatabases and exits. Idempotent: running it again adds nothing already stored.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return usagef("%v", err)
 	}
 	if fs.NArg() == 0 {

@@ -14,7 +14,7 @@ func (m *Main) runConfig(ctx context.Context, args []string) error {
 	fs.SetOutput(m.Stderr)
 	configPath := configFlag(fs)
 	print := fs.Bool("print", false, "print the effective config, secrets masked")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return usagef("%v", err)
 	}
 	cfg, err := m.loadConfig(*configPath, true)

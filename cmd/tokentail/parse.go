@@ -29,7 +29,7 @@ func (m *Main) runParse(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "Usage: tokentail parse [--config FILE] [--source NAME] [PATH...]\n\nPrints each normalized record as one JSON line on stdout and each rejected line as\nFILE:OFFSET: REASON: DETAIL on stderr. Reads stdin when no path is given.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return usagef("%v", err)
 	}
 	cfg, err := m.loadConfig(*configPath, false)

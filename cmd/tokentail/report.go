@@ -67,7 +67,7 @@ func (m *Main) runReport(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, reportUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return usagef("%v", err)
 	}
 	if fs.NArg() > 0 {

@@ -47,7 +47,7 @@ func (m *Main) runReprice(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, repriceUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return usagef("%v", err)
 	}
 	if fs.NArg() > 0 {

@@ -63,7 +63,7 @@ func (m *Main) runRulesCheck(args []string) error {
 	fs.SetOutput(m.Stderr)
 	configPath := configFlag(fs)
 	fs.Usage = func() { fmt.Fprint(m.Stderr, rulesUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return usagef("%v", err)
 	}
 	if fs.NArg() > 1 {
@@ -101,7 +101,7 @@ func (m *Main) runRulesTest(ctx context.Context, args []string) error {
 	rulesFile := fs.String("rules", "", "rules file (default: the config's rules_file)")
 	source := fs.String("source", "", "read every file with this source's settings (default: the source whose paths match, else the first)")
 	fs.Usage = func() { fmt.Fprint(m.Stderr, rulesUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return usagef("%v", err)
 	}
 	if fs.NArg() == 0 {

@@ -21,7 +21,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		fmt.Fprintln(m.Stderr, "Usage: tokentail run [--config FILE]\n\nThe daemon: follows the configured sources, writes every record to PostgreSQL and\nInfluxDB exactly once, serves /healthz, /readyz and /metrics. SIGTERM or Ctrl-C\nstops it cleanly (positions saved); SIGHUP reloads the rules.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return usagef("%v", err)
 	}
 	if fs.NArg() > 0 {
