@@ -53,7 +53,7 @@ rules:
     window: 1m
     warning: 0.5
     critical: 1
-    annotations: {summary: "AI spend in the last minute is {{ .Value }} USD"}
+    annotations: {summary: "AI spend in the last minute is {{ humanize .Value }} USD"}
   - name: p95-latency
     metric: duration_ms
     aggregate: p95
@@ -63,7 +63,7 @@ rules:
     warning: 2000
     critical: 4000
     min_count: 10
-    annotations: {summary: "p95 latency of {{ .Labels.model }} is {{ .Value }} ms"}
+    annotations: {summary: "p95 latency of {{ .Labels.model }} is {{ humanize .Value }} ms"}
 YAML
 cat > "$demo/tokentail.yaml" <<YAML
 sources:
