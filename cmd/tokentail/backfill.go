@@ -146,27 +146,42 @@ func (m *Main) backfillAlerts(ctx context.Context, cfg *config.Config, source st
 	// With PostgreSQL, the history's transitions are stored in ai_alerts
 	// too, a batch at a time, and only those not stored before are
 	// notified: a second run over the same history adds and announces
-	// nothing.
+	// nothing. A batch is stored only once its notifications are all
+	// delivered, so a run whose receiver failed sends them again when run
+	// again (a receiver may then get some twice; none is lost).
 	var store []postgres.Alert
 	var pending []rules.Transition
 	flush := func() error {
 		if len(store) == 0 {
 			return nil
 		}
-		isNew, err := pg.StoreAlerts(ctx, store, "backfill")
+		isKnown, err := pg.KnownAlerts(ctx, store)
 		if err != nil {
 			return err
 		}
 		var fresh []rules.Transition
-		for i, n := range isNew {
-			if n {
-				fresh = append(fresh, pending[i])
-			} else {
+		for i, k := range isKnown {
+			if k {
 				known++
+			} else {
+				fresh = append(fresh, pending[i])
 			}
 		}
+		lost := undelivered(disp)
+		if err := notify(fresh); err != nil {
+			return err
+		}
+		if err := disp.Drain(ctx); err != nil {
+			return err
+		}
+		if n := undelivered(disp) - lost; n > 0 {
+			return fmt.Errorf("%d notifications could not be delivered (see the log); their transitions are not stored in ai_alerts, so running the same command again sends them again", n)
+		}
+		if _, err := pg.StoreAlerts(ctx, store, "backfill"); err != nil {
+			return err
+		}
 		store, pending = store[:0], pending[:0]
-		return notify(fresh)
+		return nil
 	}
 	st, _, err := replayFiles(ctx, cfg, source, prices, files, eng, func(t *rules.Transition) error {
 		if t.Firing {
@@ -293,4 +308,13 @@ func showProgress(w io.Writer, p *pipeline.Progress) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-ended }
+}
+
+// undelivered is how many alerts d's notifiers gave up on or dropped.
+func undelivered(d *notify.Dispatcher) uint64 {
+	var n uint64
+	for _, s := range d.Stats() {
+		n += s.Failed + s.Dropped
+	}
+	return n
 }

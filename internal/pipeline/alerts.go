@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +70,10 @@ type Alerts struct {
 	// for ticks already evaluated.
 	marks    []clockMark
 	complete time.Time
+
+	// retiring counts dispatchers still sending what they had queued
+	// (retire); stop waits for them.
+	retiring sync.WaitGroup
 	// The horizon and since when it has not moved: a transaction open for
 	// long holds evaluation back, and is named once in the log.
 	lastHi     int64
@@ -244,6 +250,12 @@ func (a *Alerts) Run(ctx context.Context, reload <-chan struct{}) {
 				a.Reload(ctx)
 			}
 		case <-t.C:
+			if ctx.Err() != nil {
+				// Shutting down (select picks among ready cases at
+				// random): a tick now would fail and step down.
+				a.stop(ctx)
+				return
+			}
 			a.Tick(ctx)
 			// A symlink's target edited in place (its directory is not
 			// watched) or a missed event: the file's stat says so.
@@ -274,15 +286,15 @@ func (a *Alerts) stop(ctx context.Context) {
 		a.lock = nil
 	}
 	a.mu.Unlock()
-	if disp == nil {
-		return
+	if disp != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainOnStepDown)
+		if err := disp.Drain(dctx); err != nil {
+			a.log.Warn("notifications still queued at shutdown were not sent", "err", err)
+		}
+		cancel()
+		disp.Close()
 	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	if err := disp.Drain(dctx); err != nil {
-		a.log.Warn("notifications still queued at shutdown were not sent", "err", err)
-	}
-	cancel()
-	disp.Close()
+	a.retiring.Wait() // each ends within drainOnStepDown
 }
 
 // Tick evaluates the rules up to now (the clock NewAlerts was given), as Run
@@ -392,10 +404,12 @@ func (a *Alerts) start(ctx context.Context, now time.Time) error {
 		e.StartAt(live)
 	}
 	e.Restore(&st)
+	a.lock.Reseed() // what it would ask for, start does now
 	hi, xmax, err := a.pg.Snapshot(ctx)
 	if err != nil {
 		return err
 	}
+	a.marks = a.marks[:0]
 	if hi < xmax {
 		// Transactions begun before now are still open: their rows come
 		// before the engine may pass now.
@@ -416,6 +430,18 @@ func (a *Alerts) start(ctx context.Context, now time.Time) error {
 	firing := e.Firing()
 	a.disp.Remember(firing, now)
 	a.setFiring(firing)
+	// Alerts stored as firing that the rules no longer fire (a rule
+	// edited or removed while no daemon ran it): resolved, stored and
+	// notified with the first save.
+	open, err := a.pg.OpenAlerts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, tr := range resolvedOnStart(open, firing, t) {
+		a.log.Info("alert resolved: its rule was changed or removed", "alertname", tr.Rule, "severity", tr.Severity.String(), "labels", labelText(tr.Labels))
+		a.unsaved = append(a.unsaved, StoredAlert(&tr))
+		a.held = append(a.held, tr)
+	}
 	a.log.Info("this daemon now evaluates the rules for every daemon writing to the database",
 		"history_from", f.HistoryStart(t), "records", n, "resumes_after", t, "firing", len(firing))
 	return nil
@@ -426,6 +452,9 @@ func (a *Alerts) start(ctx context.Context, now time.Time) error {
 // when the database failed: no tick is evaluated on partial data.
 func (a *Alerts) follow(ctx context.Context) (time.Time, bool) {
 	if err := a.lock.Check(ctx); err != nil {
+		if ctx.Err() != nil {
+			return time.Time{}, false // shutting down: stop saves and gives the lock up
+		}
 		a.log.Error("rules lock lost: another daemon may evaluate the rules now", "err", err)
 		a.stepDown(ctx)
 		return time.Time{}, false
@@ -493,7 +522,7 @@ func (a *Alerts) completeAt(clock time.Time, hi, xmax int64) time.Time {
 	if eval.Before(floor) {
 		eval = floor
 	}
-	a.metrics.RulesBehind.Set(clock.Sub(eval).Seconds())
+	a.metrics.RulesBehind.Set(max(0, clock.Sub(eval).Seconds()))
 	return eval
 }
 
@@ -581,6 +610,7 @@ func (a *Alerts) stepDown(ctx context.Context) {
 	a.unsaved, a.held = nil, nil
 	a.marks, a.complete = a.marks[:0], time.Time{}
 	a.metrics.RulesLeader.Set(0)
+	a.metrics.RulesBehind.Set(0)
 	a.metrics.AlertsFiring.Reset()
 }
 
@@ -590,7 +620,9 @@ func (a *Alerts) retire(ctx context.Context, d *notify.Dispatcher) {
 	if d == nil {
 		return
 	}
+	a.retiring.Add(1)
 	go func() {
+		defer a.retiring.Done()
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainOnStepDown)
 		defer cancel()
 		_ = d.Drain(dctx) // Close counts and logs what is left
@@ -638,6 +670,43 @@ func resolvedOnReload(before, after []rules.Transition, t time.Time) []rules.Tra
 		out = append(out, tr)
 	}
 	return out
+}
+
+// resolvedOnStart returns, as resolved at t, the alerts stored as firing
+// that are not among the engine's firing ones.
+func resolvedOnStart(open []postgres.Alert, firing []rules.Transition, t time.Time) []rules.Transition {
+	still := make(map[uint64]bool, len(firing))
+	for i := range firing {
+		still[firing[i].Fingerprint] = true
+	}
+	var out []rules.Transition
+	for _, o := range open {
+		if still[o.Fingerprint] {
+			continue
+		}
+		tr := rules.Transition{At: t, Rule: o.Rule, Threshold: o.Threshold, Fingerprint: o.Fingerprint,
+			StartsAt: o.StartsAt, Labels: labelsOf(o.Labels), Annotations: labelsOf(o.Annotations)}
+		if o.Severity == rules.SeverityCritical.String() {
+			tr.Severity = rules.SeverityCritical
+		} else {
+			tr.Severity = rules.SeverityWarning
+		}
+		if !t.After(o.At) {
+			tr.At = o.At.Add(time.Nanosecond) // after its firing, whatever the clock
+		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+// labelsOf is m as sorted labels.
+func labelsOf(m map[string]string) rules.Labels {
+	ls := make(rules.Labels, 0, len(m))
+	for k, v := range m {
+		ls = append(ls, rules.Label{Name: k, Value: v})
+	}
+	slices.SortFunc(ls, func(x, y rules.Label) int { return strings.Compare(x.Name, y.Name) })
+	return ls
 }
 
 // setFiring sets the firing gauge to the engine's firing alerts.

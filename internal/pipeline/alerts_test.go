@@ -154,7 +154,7 @@ rules:
 	step := func(d time.Duration) {
 		c.set(c.now().Add(d))
 		for _, d := range live {
-			settle(ctx, d.a)
+			settle(t, ctx, d.a)
 		}
 	}
 	step(0)
@@ -187,7 +187,7 @@ rules:
 	// a restarts: it does not lead while b does.
 	a2 := newDaemon(t, dsn, f, c)
 	defer a2.a.stop(ctx)
-	settle(ctx, a2.a)
+	settle(t, ctx, a2.a)
 	if a2.a.leading() {
 		t.Fatal("a restarted daemon took the lock b holds")
 	}
@@ -197,13 +197,13 @@ rules:
 	for i := 0; i < 50 && !a2.a.leading(); i++ {
 		time.Sleep(20 * time.Millisecond)
 		c.set(c.now().Add(2 * time.Second))
-		settle(ctx, a2.a)
+		settle(t, ctx, a2.a)
 	}
 	c.set(c.now().Add(20 * time.Second))
-	settle(ctx, a2.a)
+	settle(t, ctx, a2.a)
 	// The next day: everything resolves, once.
 	c.set(day.Add(24*time.Hour + 30*time.Second))
-	settle(ctx, a2.a)
+	settle(t, ctx, a2.a)
 	want := []string{
 		"daily warning firing",
 		"user-daily warning firing",
@@ -278,10 +278,10 @@ rules:
 	d := newDaemon(t, dsn, f, c)
 	ctx := context.Background()
 	defer d.a.stop(ctx)
-	settle(ctx, d.a)
+	settle(t, ctx, d.a)
 	d.write(t, c.now().Add(-time.Minute), "r1", "ann", "12")
 	c.set(c.now().Add(20 * time.Second))
-	settle(ctx, d.a)
+	settle(t, ctx, d.a)
 	if got, want := h.wait(1), []string{"daily warning firing"}; !slices.Equal(got, want) {
 		t.Fatalf("before the reload: notified %q, want %q", got, want)
 	}
@@ -290,7 +290,7 @@ rules:
 	write("  - {name: user-daily, metric: cost_usd, period: day, group_by: [user_id], warning: 5}\n")
 	d.a.Reload(ctx)
 	c.set(c.now().Add(20 * time.Second))
-	settle(ctx, d.a)
+	settle(t, ctx, d.a)
 	want := []string{"daily warning firing", "user-daily warning firing"}
 	if got := h.wait(len(want)); !slices.Equal(got, want) {
 		t.Errorf("after the reload: notified %q, want %q (daily not again; user-daily from the stored 12 USD)", got, want)
@@ -310,7 +310,7 @@ rules:
 	}
 	d.write(t, c.now().Add(-5*time.Second), "r2", "bob", "6")
 	c.set(c.now().Add(20 * time.Second))
-	settle(ctx, d.a)
+	settle(t, ctx, d.a)
 	want = append(want, "user-daily warning firing")
 	if got := h.wait(len(want)); !slices.Equal(got, want) {
 		t.Errorf("after a broken reload: notified %q, want %q (the previous rules still run)", got, want)
@@ -321,7 +321,7 @@ rules:
 	write("")
 	d.a.Reload(ctx)
 	c.set(c.now().Add(20 * time.Second))
-	settle(ctx, d.a)
+	settle(t, ctx, d.a)
 	want = append(want, "user-daily warning resolved", "user-daily warning resolved")
 	h.wait(len(want))
 	time.Sleep(200 * time.Millisecond) // anything more would come by now
@@ -358,7 +358,7 @@ func TestAlerts_HeldBackIsNamed(t *testing.T) {
 	d.a.log = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
 	ctx := context.Background()
 	defer d.a.stop(ctx)
-	settle(ctx, d.a)
+	settle(t, ctx, d.a)
 
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -387,17 +387,25 @@ func TestAlerts_HeldBackIsNamed(t *testing.T) {
 
 // settle ticks a until its rules are evaluated up to its clock: tests
 // sharing the cluster may hold the transaction horizon for a moment, as a
-// busy database does for a second, and the leader waits for it.
-func settle(ctx context.Context, a *Alerts) {
-	deadline := time.Now().Add(10 * time.Second)
+// busy database does for a second, and the leader waits for it. A daemon
+// that does not lead ticks once.
+func settle(t *testing.T, ctx context.Context, a *Alerts) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		a.Tick(ctx)
 		var m dto.Metric
 		a.mu.Lock()
 		leading := a.leading()
 		a.mu.Unlock()
-		if err := a.metrics.RulesBehind.Write(&m); err != nil || !leading || m.GetGauge().GetValue() == 0 || time.Now().After(deadline) {
+		if err := a.metrics.RulesBehind.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if !leading || m.GetGauge().GetValue() == 0 {
 			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rules still %v s behind after 20 s: a transaction of another test stays open", m.GetGauge().GetValue())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -437,8 +445,8 @@ rules:
 	d := newDaemon(t, dsn, f, c)
 	ctx := context.Background()
 	defer d.a.stop(ctx)
-	d.write(t, start.Add(-time.Hour), "early", "ann", "0") // makes the day's partition
-	settle(ctx, d.a)
+	d.write(t, start, "early", "ann", "0") // makes the day's partition (start+5s is on the same UTC day)
+	settle(t, ctx, d.a)
 	if !d.a.leading() {
 		t.Fatal("the only daemon does not lead")
 	}
@@ -481,7 +489,7 @@ rules:
 		t.Fatal(err)
 	}
 	c.set(c.now().Add(10 * time.Second))
-	settle(ctx, d.a)
+	settle(t, ctx, d.a)
 	if got, want := h.wait(2), []string{"spend warning firing", "spend warning resolved"}; !slices.Equal(got, want) {
 		t.Errorf("after the commit: notified %q, want %q", got, want)
 	}
@@ -579,10 +587,10 @@ rules:
 	d := newDaemon(t, dsn, f, c)
 	ctx := context.Background()
 	defer d.a.stop(ctx)
-	settle(ctx, d.a)
+	settle(t, ctx, d.a)
 	d.write(t, c.now().Add(-time.Minute), "p1", "ann", "6")
 	c.set(c.now().Add(20 * time.Second))
-	settle(ctx, d.a)
+	settle(t, ctx, d.a)
 
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -596,9 +604,60 @@ rules:
 		t.Fatal(err)
 	}
 	c.set(c.now().Add(20 * time.Second))
-	settle(ctx, d.a)
-	settle(ctx, d.a)
+	settle(t, ctx, d.a)
+	settle(t, ctx, d.a)
 	if got, want := h.wait(1), []string{"daily warning firing"}; !slices.Equal(got, want) {
 		t.Errorf("after the cost went from 6 to 12 USD: notified %q, want %q", got, want)
+	}
+}
+
+// TestAlerts_StartResolvesRemovedRule: a rule removed from the file while
+// no daemon ran has its firing alerts resolved by the next leader, once.
+func TestAlerts_StartResolvesRemovedRule(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	h := newHook(t)
+	parse := func(rulesYAML string) *rules.File {
+		f, err := rules.Parse("rules.yaml", []byte(fmt.Sprintf("notifiers:\n  - {name: hook, type: webhook, url: %q}\nrules:\n%s", h.srv.URL, rulesYAML)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	c := &clock{t: day.Add(10 * time.Hour)}
+	ctx := context.Background()
+	d1 := newDaemon(t, dsn, parse("  - {name: daily, metric: cost_usd, period: day, warning: 10}\n"), c)
+	settle(t, ctx, d1.a)
+	d1.write(t, c.now().Add(-time.Minute), "s1", "ann", "12")
+	c.set(c.now().Add(20 * time.Second))
+	settle(t, ctx, d1.a)
+	h.wait(1)
+	d1.a.stop(ctx)
+
+	f2 := parse("  - {name: other, metric: cost_usd, period: day, warning: 1000}\n")
+	for range 2 { // the second start finds nothing open
+		d := newDaemon(t, dsn, f2, c)
+		c.set(c.now().Add(20 * time.Second))
+		settle(t, ctx, d.a)
+		settle(t, ctx, d.a)
+		d.a.stop(ctx)
+	}
+	want := []string{"daily warning firing", "daily warning resolved"}
+	h.wait(len(want))
+	time.Sleep(200 * time.Millisecond) // anything more would come by now
+	if got := h.wait(0); !slices.Equal(got, want) {
+		t.Errorf("notified %q, want %q", got, want)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM ai_alerts WHERE rule = 'daily' AND state = 'resolved'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("ai_alerts holds %d resolved daily transitions, want 1", n)
 	}
 }

@@ -236,6 +236,13 @@ func (n *Notifier) loop() {
 		case <-n.ctx.Done():
 			return
 		case batch := <-n.queue:
+			if n.ctx.Err() != nil {
+				// Closing (select picks among ready cases at random):
+				// not sent, and Close counts it with the rest.
+				n.dropped.Add(uint64(len(batch)))
+				n.inflight.Done()
+				continue
+			}
 			n.deliver(batch)
 			n.inflight.Done()
 		}

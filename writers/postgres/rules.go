@@ -90,6 +90,8 @@ func (l *Lock) Try(ctx context.Context) (bool, error) {
 	if l.held {
 		return true, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
 	if err := l.conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockRules).Scan(&l.held); err != nil {
 		return false, l.w.scrub(fmt.Errorf("postgres: take the rules lock: %w", err))
 	}
@@ -265,6 +267,10 @@ func (l *Lock) SaveRules(ctx context.Context, alerts []Alert, tick time.Time, st
 	if !l.held {
 		return errors.New("postgres: rules state not stored: this daemon does not hold the rules lock")
 	}
+	// A server that stopped answering must not hold the leader (and its
+	// mutex) for the kernel's TCP timeouts.
+	ctx, cancel := context.WithTimeout(ctx, 3*queryTimeout)
+	defer cancel()
 	return l.w.scrub(pgx.BeginFunc(ctx, l.conn, func(tx pgx.Tx) error {
 		if _, err := insertAlerts(ctx, tx, alerts, by); err != nil {
 			return err
@@ -347,4 +353,67 @@ func (w *Writer) LoadRules(ctx context.Context) ([]byte, error) {
 		return nil, w.scrub(fmt.Errorf("postgres: load rules state: %w", err))
 	}
 	return state, nil
+}
+
+// OpenAlerts returns the alerts whose last stored transition is "firing"
+// (the rules leader's, not backfill's): a new leader resolves those that
+// its rules no longer fire (a rule edited or removed while no daemon ran it).
+func (w *Writer) OpenAlerts(ctx context.Context) ([]Alert, error) {
+	rows, err := w.pool.Query(ctx, `SELECT at, rule, severity, threshold, labels, annotations, fingerprint, starts_at FROM (
+		SELECT DISTINCT ON (fingerprint) * FROM ai_alerts WHERE recorded_by <> 'backfill'
+		ORDER BY fingerprint, at DESC, recorded_at DESC) last
+		WHERE state = 'firing'`)
+	if err != nil {
+		return nil, w.scrub(fmt.Errorf("postgres: read open alerts: %w", err))
+	}
+	defer rows.Close()
+	var out []Alert
+	for rows.Next() {
+		var a Alert
+		var fp int64
+		var labels, ann []byte
+		if err := rows.Scan(&a.At, &a.Rule, &a.Severity, &a.Threshold, &labels, &ann, &fp, &a.StartsAt); err != nil {
+			return nil, fmt.Errorf("postgres: read open alerts: %w", err)
+		}
+		a.Firing, a.Fingerprint = true, uint64(fp)
+		if err := json.Unmarshal(labels, &a.Labels); err != nil {
+			return nil, fmt.Errorf("postgres: read open alerts: labels of %s: %w", a.Rule, err)
+		}
+		if err := json.Unmarshal(ann, &a.Annotations); err != nil {
+			return nil, fmt.Errorf("postgres: read open alerts: annotations of %s: %w", a.Rule, err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, w.scrub(fmt.Errorf("postgres: read open alerts: %w", err))
+	}
+	return out, nil
+}
+
+// KnownAlerts says, for each alert, whether ai_alerts already holds it
+// (the same fingerprint, time and state).
+func (w *Writer) KnownAlerts(ctx context.Context, alerts []Alert) ([]bool, error) {
+	if len(alerts) == 0 {
+		return nil, nil
+	}
+	b := &pgx.Batch{}
+	for _, a := range alerts {
+		state := "resolved"
+		if a.Firing {
+			state = "firing"
+		}
+		b.Queue("SELECT EXISTS (SELECT 1 FROM ai_alerts WHERE fingerprint = $1 AND at = $2 AND state = $3)", int64(a.Fingerprint), a.At, state)
+	}
+	br := w.pool.SendBatch(ctx, b)
+	known := make([]bool, len(alerts))
+	for i := range alerts {
+		if err := br.QueryRow().Scan(&known[i]); err != nil {
+			_ = br.Close()
+			return nil, w.scrub(fmt.Errorf("postgres: look up stored alerts: %w", err))
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, w.scrub(fmt.Errorf("postgres: look up stored alerts: %w", err))
+	}
+	return known, nil
 }
