@@ -177,7 +177,7 @@ func (m *Main) backfillAlerts(ctx context.Context, cfg *config.Config, source st
 		if n := undelivered(disp) - lost; n > 0 {
 			return fmt.Errorf("%d notifications could not be delivered (see the log); their transitions are not stored in ai_alerts, so running the same command again sends them again", n)
 		}
-		if _, err := pg.StoreAlerts(ctx, store, "backfill"); err != nil {
+		if err := pg.StoreAlerts(ctx, store, "backfill"); err != nil {
 			return err
 		}
 		store, pending = store[:0], pending[:0]

@@ -179,21 +179,13 @@ func (a *Alerts) Reload(ctx context.Context) {
 		// Alerts of rules deleted or changed are resolved, through the
 		// notifiers that announced them, once stored: receivers would
 		// otherwise keep them open for ever.
-		if gone := resolvedOnReload(before, e.Firing(), prevT); len(gone) > 0 {
-			for i := range gone {
-				a.log.Info("alert resolved: its rule was changed or removed", "alertname", gone[i].Rule, "severity", gone[i].Severity.String(), "labels", labelText(gone[i].Labels))
-			}
+		if gone := resolved(before, e.Firing(), prevT); len(gone) > 0 {
 			if a.pg == nil {
+				a.logResolved(gone)
 				old.Notify(gone, a.now())
 			} else {
-				for i := range gone {
-					a.unsaved = append(a.unsaved, StoredAlert(&gone[i]))
-				}
-				a.held = append(a.held, gone...)
-				if a.save(ctx, true) {
-					old.Notify(a.held, a.now())
-					a.held = nil
-				}
+				a.hold(gone)
+				a.flush(ctx, old)
 			}
 		}
 		a.retire(ctx, old)
@@ -275,10 +267,7 @@ func (a *Alerts) stop(ctx context.Context) {
 	disp := a.disp
 	if a.leading() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if a.save(sctx, true) && len(a.held) > 0 {
-			disp.Notify(a.held, a.now())
-			a.held = nil
-		}
+		a.flush(sctx, disp)
 		cancel()
 	}
 	if a.lock != nil {
@@ -437,11 +426,7 @@ func (a *Alerts) start(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	for _, tr := range resolvedOnStart(open, firing, t) {
-		a.log.Info("alert resolved: its rule was changed or removed", "alertname", tr.Rule, "severity", tr.Severity.String(), "labels", labelText(tr.Labels))
-		a.unsaved = append(a.unsaved, StoredAlert(&tr))
-		a.held = append(a.held, tr)
-	}
+	a.hold(resolved(openTransitions(open), firing, t))
 	a.log.Info("this daemon now evaluates the rules for every daemon writing to the database",
 		"history_from", f.HistoryStart(t), "records", n, "resumes_after", t, "firing", len(firing))
 	return nil
@@ -464,13 +449,9 @@ func (a *Alerts) follow(ctx context.Context) (time.Time, bool) {
 		// Store what it has, then start again from the stored state and
 		// the database's history, as a new leader would.
 		a.log.Info("stored costs changed (reprice): the rules read their history again")
-		if !a.save(ctx, true) {
+		if !a.flush(ctx, a.disp) {
 			a.lock.AskReseed() // try again next tick
 			return time.Time{}, false
-		}
-		if len(a.held) > 0 {
-			a.disp.Notify(a.held, a.now())
-			a.held = nil
 		}
 		a.retire(ctx, a.disp)
 		a.engine, a.disp = nil, nil
@@ -654,49 +635,70 @@ func fileSum(path string) [sha256.Size]byte {
 	return sha256.Sum256(b)
 }
 
-// resolvedOnReload returns, as resolved at t, the alerts firing before a
-// reload that no rule of the new file keeps firing.
-func resolvedOnReload(before, after []rules.Transition, t time.Time) []rules.Transition {
-	still := make(map[uint64]bool, len(after))
-	for i := range after {
-		still[after[i].Fingerprint] = true
+// resolved returns, as resolved at t, the alerts of before (firing) that
+// are not among firing: their rule was changed or removed. One resolved
+// later than its firing's tick, whatever the clock, comes a nanosecond
+// after it.
+func resolved(before, firing []rules.Transition, t time.Time) []rules.Transition {
+	still := make(map[uint64]bool, len(firing))
+	for i := range firing {
+		still[firing[i].Fingerprint] = true
 	}
 	var out []rules.Transition
 	for _, tr := range before {
 		if still[tr.Fingerprint] {
 			continue
 		}
-		tr.Firing, tr.At, tr.HasValue, tr.Value = false, t, false, 0
+		at := t
+		if t.Before(tr.At) {
+			at = tr.At.Add(time.Nanosecond)
+		}
+		tr.Firing, tr.At, tr.HasValue, tr.Value = false, at, false, 0
 		out = append(out, tr)
 	}
 	return out
 }
 
-// resolvedOnStart returns, as resolved at t, the alerts stored as firing
-// that are not among the engine's firing ones.
-func resolvedOnStart(open []postgres.Alert, firing []rules.Transition, t time.Time) []rules.Transition {
-	still := make(map[uint64]bool, len(firing))
-	for i := range firing {
-		still[firing[i].Fingerprint] = true
-	}
-	var out []rules.Transition
-	for _, o := range open {
-		if still[o.Fingerprint] {
-			continue
-		}
-		tr := rules.Transition{At: t, Rule: o.Rule, Threshold: o.Threshold, Fingerprint: o.Fingerprint,
-			StartsAt: o.StartsAt, Labels: labelsOf(o.Labels), Annotations: labelsOf(o.Annotations)}
+// openTransitions are stored firing alerts as the engine's transitions.
+func openTransitions(open []postgres.Alert) []rules.Transition {
+	out := make([]rules.Transition, len(open))
+	for i, o := range open {
+		out[i] = rules.Transition{At: o.At, Rule: o.Rule, Severity: rules.SeverityWarning, Firing: true, Threshold: o.Threshold,
+			Fingerprint: o.Fingerprint, StartsAt: o.StartsAt, Labels: labelsOf(o.Labels), Annotations: labelsOf(o.Annotations)}
 		if o.Severity == rules.SeverityCritical.String() {
-			tr.Severity = rules.SeverityCritical
-		} else {
-			tr.Severity = rules.SeverityWarning
+			out[i].Severity = rules.SeverityCritical
 		}
-		if !t.After(o.At) {
-			tr.At = o.At.Add(time.Nanosecond) // after its firing, whatever the clock
-		}
-		out = append(out, tr)
 	}
 	return out
+}
+
+// hold logs resolutions of changed or removed rules and keeps them to be
+// stored, then notified (flush, or the next tick).
+func (a *Alerts) hold(ts []rules.Transition) {
+	a.logResolved(ts)
+	for i := range ts {
+		a.unsaved = append(a.unsaved, StoredAlert(&ts[i]))
+	}
+	a.held = append(a.held, ts...)
+}
+
+func (a *Alerts) logResolved(ts []rules.Transition) {
+	for i := range ts {
+		a.log.Info("alert resolved: its rule was changed or removed", "alertname", ts[i].Rule, "severity", ts[i].Severity.String(), "labels", labelText(ts[i].Labels))
+	}
+}
+
+// flush stores the engine's state and the transitions not stored yet, then
+// hands the held ones to d. It says whether everything is stored.
+func (a *Alerts) flush(ctx context.Context, d *notify.Dispatcher) bool {
+	if !a.save(ctx, true) {
+		return false
+	}
+	if len(a.held) > 0 {
+		d.Notify(a.held, a.now())
+		a.held = nil
+	}
+	return true
 }
 
 // labelsOf is m as sorted labels.

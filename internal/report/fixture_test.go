@@ -73,6 +73,13 @@ func fixtureRecords() []parse.Record {
 // fixtureDB returns a pool on a fresh database holding fixtureRecords.
 func fixtureDB(t *testing.T) *pgxpool.Pool {
 	t.Helper()
+	return seedDB(t, fixtureRecords())
+}
+
+// seedDB returns a pool on a fresh database holding recs, written as the
+// daemon writes them.
+func seedDB(t *testing.T, recs []parse.Record) *pgxpool.Pool {
+	t.Helper()
 	dsn := testenv.PostgresDSN(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -81,11 +88,11 @@ func fixtureDB(t *testing.T) *pgxpool.Pool {
 		t.Fatalf("open writer: %v", err)
 	}
 	defer w.Close()
-	res, err := w.Write(ctx, fixtureRecords())
+	res, err := w.Write(ctx, recs)
 	if err != nil {
 		t.Fatalf("write fixture: %v", err)
 	}
-	if got, want := res.Inserted, 60; got != want {
+	if got, want := res.Inserted, len(recs); got != want {
 		t.Fatalf("fixture rows inserted: got %d, want %d", got, want)
 	}
 	pool, err := pgxpool.New(ctx, dsn)

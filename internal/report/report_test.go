@@ -13,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/tokentail/tokentail/internal/testenv"
 	"github.com/tokentail/tokentail/parse"
-	"github.com/tokentail/tokentail/writers/postgres"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/report")
@@ -280,14 +277,7 @@ func TestRun_PercentilesWithinHalfPercent(t *testing.T) {
 // TestRun_HoursInZones: when the clocks go back the two hours that read
 // 01:00 are two rows, and in a half-hour zone an hour starts at :30 UTC.
 func TestRun_HoursInZones(t *testing.T) {
-	dsn := testenv.PostgresDSN(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	w, err := postgres.Open(ctx, postgres.Config{DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	ctx := context.Background()
 	at := func(s string) time.Time {
 		ts, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -306,14 +296,7 @@ func TestRun_HoursInZones(t *testing.T) {
 		recs = append(recs, parse.Record{EventID: fmt.Sprintf("dst-%d", i), OccurredAt: at(ts), Source: "api",
 			Model: "m", Success: true, CostSource: parse.CostUnpriced, Attributes: []byte("{}")})
 	}
-	if _, err := w.Write(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := seedDB(t, recs)
 	for _, c := range []struct {
 		tz   string
 		want []string

@@ -272,7 +272,7 @@ func (l *Lock) SaveRules(ctx context.Context, alerts []Alert, tick time.Time, st
 	ctx, cancel := context.WithTimeout(ctx, 3*queryTimeout)
 	defer cancel()
 	return l.w.scrub(pgx.BeginFunc(ctx, l.conn, func(tx pgx.Tx) error {
-		if _, err := insertAlerts(ctx, tx, alerts, by); err != nil {
+		if err := insertAlerts(ctx, tx, alerts, by); err != nil {
 			return err
 		}
 		var t *time.Time
@@ -291,55 +291,42 @@ func (l *Lock) SaveRules(ctx context.Context, alerts []Alert, tick time.Time, st
 
 // StoreAlerts stores transitions in ai_alerts (`backfill --alerts`: the
 // history's alerts, for dashboards); storing one twice adds nothing.
-//
-// It returns, for each alert, whether it was new: a transition already in
-// ai_alerts (an earlier run over the same history) was already announced.
-func (w *Writer) StoreAlerts(ctx context.Context, alerts []Alert, by string) ([]bool, error) {
-	var isNew []bool
-	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		var err error
-		isNew, err = insertAlerts(ctx, tx, alerts, by)
-		return err
-	})
-	return isNew, w.scrub(err)
+func (w *Writer) StoreAlerts(ctx context.Context, alerts []Alert, by string) error {
+	return w.scrub(pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		return insertAlerts(ctx, tx, alerts, by)
+	}))
 }
 
-// insertAlerts stores alerts, each once, and says which were new.
-func insertAlerts(ctx context.Context, tx pgx.Tx, alerts []Alert, by string) ([]bool, error) {
+func insertAlerts(ctx context.Context, tx pgx.Tx, alerts []Alert, by string) error {
 	if len(alerts) == 0 {
-		return nil, nil
+		return nil
 	}
 	b := &pgx.Batch{}
 	for _, a := range alerts {
 		labels, err := json.Marshal(a.Labels)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		ann, err := json.Marshal(a.Annotations)
 		if err != nil {
-			return nil, err
-		}
-		state := "resolved"
-		if a.Firing {
-			state = "firing"
+			return err
 		}
 		b.Queue(`INSERT INTO ai_alerts (at, rule, severity, state, value, threshold, labels, annotations, fingerprint, starts_at, recorded_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING true`,
-			a.At, a.Rule, a.Severity, state, a.Value, a.Threshold, labels, ann, int64(a.Fingerprint), a.StartsAt, by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+			a.At, a.Rule, a.Severity, a.state(), a.Value, a.Threshold, labels, ann, int64(a.Fingerprint), a.StartsAt, by)
 	}
-	br := tx.SendBatch(ctx, b)
-	isNew := make([]bool, len(alerts))
-	for i := range alerts {
-		err := br.QueryRow().Scan(&isNew[i])
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			_ = br.Close()
-			return nil, fmt.Errorf("postgres: store alerts: %w", err)
-		}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("postgres: store alerts: %w", err)
 	}
-	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("postgres: store alerts: %w", err)
+	return nil
+}
+
+// state is the alert's ai_alerts.state.
+func (a *Alert) state() string {
+	if a.Firing {
+		return "firing"
 	}
-	return isNew, nil
+	return "resolved"
 }
 
 // LoadRules returns the rules engine's state as last saved, nil if none.
@@ -398,11 +385,7 @@ func (w *Writer) KnownAlerts(ctx context.Context, alerts []Alert) ([]bool, error
 	}
 	b := &pgx.Batch{}
 	for _, a := range alerts {
-		state := "resolved"
-		if a.Firing {
-			state = "firing"
-		}
-		b.Queue("SELECT EXISTS (SELECT 1 FROM ai_alerts WHERE fingerprint = $1 AND at = $2 AND state = $3)", int64(a.Fingerprint), a.At, state)
+		b.Queue("SELECT EXISTS (SELECT 1 FROM ai_alerts WHERE fingerprint = $1 AND at = $2 AND state = $3)", int64(a.Fingerprint), a.At, a.state())
 	}
 	br := w.pool.SendBatch(ctx, b)
 	known := make([]bool, len(alerts))
