@@ -82,9 +82,12 @@ func (f *Follower) onEvent(ev fsnotify.Event) bool {
 		f.mu.Unlock()
 		return false
 	}
+	// A file that could not be opened may be readable now: try it at once
+	// rather than at the next poll.
+	failed := f.failed[ev.Name]
 	f.mu.Unlock()
 	if ev.Op == fsnotify.Chmod {
-		return false
+		return failed
 	}
 	if fl != nil {
 		return true

@@ -50,6 +50,11 @@ func appendFile(t *testing.T, path string, seed uint64, n int) loggen.Manifest {
 func (w *world) exact(t *testing.T, want loggen.Manifest) {
 	t.Helper()
 	w.waitRows(t, want.Records)
+	// The InfluxDB writer follows the files on its own and may be a poll
+	// behind the PostgreSQL one.
+	for deadline := time.Now().Add(time.Minute); int64(w.points()) < want.Records && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+	}
 	time.Sleep(time.Second) // anything more arriving now would be a duplicate
 	rows, ids, rejects, cost, points, err := w.counts(context.Background())
 	if err != nil {
