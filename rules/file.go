@@ -7,6 +7,7 @@
 package rules
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"strings"
@@ -45,6 +46,9 @@ type File struct {
 	QueryOffset time.Duration
 	Notifiers   []Notifier
 	Rules       []Rule
+	// Sum is the SHA-256 of the bytes parsed: a watcher compares the file
+	// with it to tell an edit.
+	Sum [sha256.Size]byte
 }
 
 // Notifier is one place alerts are sent.
@@ -204,7 +208,7 @@ func Load(path string) (*File, error) {
 // returned at once as a *config.Error, each with file:line:column and key path.
 func Parse(name string, data []byte, getenv func(string) (string, bool)) (*File, error) {
 	d := &decoder{file: name, getenv: getenv}
-	f := &File{Path: name, EvaluationInterval: DefaultEvaluationInterval, QueryOffset: DefaultQueryOffset}
+	f := &File{Path: name, EvaluationInterval: DefaultEvaluationInterval, QueryOffset: DefaultQueryOffset, Sum: sha256.Sum256(data)}
 	if root := d.parseDocument(data); root != nil {
 		d.file_(root, f)
 	}

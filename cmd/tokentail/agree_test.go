@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tokentail/tokentail/internal/loggen"
 	"github.com/tokentail/tokentail/internal/pipeline"
@@ -115,17 +116,28 @@ func TestRulesTest_AgreesWithRun(t *testing.T) {
 	}
 	defer w.Close()
 	now := first
-	a := pipeline.NewAlerts(f, slog.New(slog.DiscardHandler), pipeline.NewMetrics(), func() time.Time { return now }, w)
+	metrics := pipeline.NewMetrics()
+	a := pipeline.NewAlerts(f, slog.New(slog.DiscardHandler), metrics, func() time.Time { return now }, w)
 	end := last.Add(f.QueryOffset + f.EvaluationInterval)
 	for ; !now.After(end); now = now.Add(30 * time.Second) {
 		a.Tick(ctx)
 	}
 	now = end
 	// Other tests' transactions in the cluster may hold the horizon for a
-	// moment, and the leader then waits for them: tick again at the same
-	// clock until they have ended.
-	for range 20 {
+	// while, and the leader then waits for them: tick again at the same
+	// clock until it has evaluated up to it.
+	for deadline := time.Now().Add(time.Minute); ; {
 		a.Tick(ctx)
+		var m dto.Metric
+		if err := metrics.RulesBehind.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if m.GetGauge().GetValue() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rules still %v s behind after a minute: a transaction of another test stays open", m.GetGauge().GetValue())
+		}
 		time.Sleep(25 * time.Millisecond)
 	}
 

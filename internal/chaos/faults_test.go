@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -49,12 +50,7 @@ func appendFile(t *testing.T, path string, seed uint64, n int) loggen.Manifest {
 // exact checks that the databases hold what want says, once each.
 func (w *world) exact(t *testing.T, want loggen.Manifest) {
 	t.Helper()
-	w.waitRows(t, want.Records)
-	// The InfluxDB writer follows the files on its own and may be a poll
-	// behind the PostgreSQL one.
-	for deadline := time.Now().Add(time.Minute); int64(w.points()) < want.Records && time.Now().Before(deadline); {
-		time.Sleep(200 * time.Millisecond)
-	}
+	w.waitStored(t, want)
 	time.Sleep(time.Second) // anything more arriving now would be a duplicate
 	rows, ids, rejects, cost, points, err := w.counts(context.Background())
 	if err != nil {
@@ -63,6 +59,26 @@ func (w *world) exact(t *testing.T, want loggen.Manifest) {
 	if rows != want.Records || ids != want.Records || int64(points) != want.Records || rejects != want.Malformed || cost != want.Cost {
 		t.Errorf("got %d rows (%d ids), %d points, %d rejects, cost %s; want %d records, %d rejects, cost %s\n%s",
 			rows, ids, points, rejects, cost, want.Records, want.Malformed, want.Cost, w.tail())
+	}
+}
+
+// waitStored waits until PostgreSQL has want's rows and rejects and
+// InfluxDB its points. Each writer follows the files on its own and may be a
+// poll behind the other, and rejects are written after their batch's rows.
+func (w *world) waitStored(t *testing.T, want loggen.Manifest) {
+	t.Helper()
+	w.waitRows(t, want.Records)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rows, _, rejects, _, points, err := w.counts(context.Background())
+		if err == nil && rows >= want.Records && rejects >= want.Malformed && int64(points) >= want.Records {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %d rows, %d rejects and %d points; have %d, %d and %d (err %v)\n%s",
+				want.Records, want.Malformed, want.Records, rows, rejects, points, err, w.tail())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -211,7 +227,7 @@ func TestFault_StateDirFull(t *testing.T) {
 	w.waitLog(t, "positions saved again")
 	size := fileSize(t, logPath)
 	for _, writer := range []string{"postgres", "influxdb"} {
-		if got := savedOffset(t, filepath.Join(state, "positions", writer, "app.json")); got != size {
+		if got := savedOffset(t, filepath.Join(state, "positions", writer, "app.json"), size); got != size {
 			t.Errorf("%s positions: offset %d, want the whole file, %d", writer, got, size)
 		}
 	}
@@ -238,25 +254,34 @@ func fileSize(t *testing.T, path string) int64 {
 	return fi.Size()
 }
 
-// savedOffset is the offset of the one position in a positions file.
-func savedOffset(t *testing.T, path string) int64 {
+// savedOffset waits until the one position in a positions file stands at
+// want and returns where it stands (each writer saves on its own, so one may
+// be a batch behind the other for a moment; a file not there yet is not an
+// error until the deadline).
+func savedOffset(t *testing.T, path string, want int64) int64 {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var pf struct {
 			Positions []struct {
 				Offset int64 `json:"offset"`
 			} `json:"positions"`
 		}
-		if err := json.Unmarshal(b, &pf); err != nil {
-			t.Fatalf("%s: %v", path, err)
+		b, err := os.ReadFile(path)
+		if err == nil {
+			if err := json.Unmarshal(b, &pf); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if len(pf.Positions) == 1 && pf.Positions[0].Offset == want {
+				return want
+			}
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
 		}
-		// The last batch may still be landing in the other writer.
-		if len(pf.Positions) == 1 || time.Now().After(deadline) {
+		if time.Now().After(deadline) {
+			if err != nil {
+				t.Fatal(err)
+			}
 			if len(pf.Positions) != 1 {
 				t.Fatalf("%s: %d positions, want 1", path, len(pf.Positions))
 			}

@@ -106,7 +106,19 @@ log: {level: debug, format: json}
 		t.Fatal(err)
 	}
 	w.waitRows(t, man.Records)
-	time.Sleep(4 * time.Second) // a tick fires the rule, the webhook fails and is retried
+	// A tick fires the rule, the webhook fails, is retried, and the daemon
+	// says the alert was not delivered. The rules may wait for other tests'
+	// transactions first, so this is waited for, not slept.
+	for deadline := time.Now().Add(time.Minute); ; {
+		b, _ := os.ReadFile(logPath)
+		if bytes.Contains(b, []byte("alerts not delivered")) && bytes.Contains(b, []byte("any-spend")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			break // the assertion below says what is missing
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	resp, err := http.Get("http://" + httpAddr + "/metrics")
 	if err == nil {
 		io.Copy(&seen, resp.Body)

@@ -68,7 +68,7 @@ func TestRun_SymlinkSwap(t *testing.T) {
 	}
 	write(first, 3, 50)
 	write(second, 4, 300)
-	w.waitRows(t, want.Records)
+	w.waitStored(t, want)
 	time.Sleep(time.Second) // anything more now would be a duplicate
 	rows, ids, _, cost, points, err := w.counts(context.Background())
 	if err != nil {

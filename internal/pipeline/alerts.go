@@ -214,7 +214,12 @@ func (a *Alerts) Run(ctx context.Context, reload <-chan struct{}) {
 			events, watchErrs = w.Events, w.Errors
 		}
 	}
-	seen, lastStat := fileSum(a.path), fileStat(a.path)
+	// The baseline is what was loaded, not the file as it is now: an edit
+	// made since is seen at the first poll (lastStat starts empty).
+	a.mu.Lock()
+	seen := a.file.Sum
+	a.mu.Unlock()
+	var lastStat statKey
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	a.Tick(ctx)

@@ -67,7 +67,8 @@ func StartInfluxHTTPS(t testing.TB, certs *Certs) InfluxHTTPS {
 	t.Cleanup(client.CloseIdleConnections)
 
 	dir := t.TempDir()
-	port, rpc := freePort(t), freePort(t)
+	ports := freePorts(t, 2)
+	port, rpc := ports[0], ports[1]
 	conf := fmt.Sprintf(`reporting-disabled = true
 bind-address = "127.0.0.1:%d"
 [meta]

@@ -60,12 +60,15 @@ func TestReadEvents_Cursor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		if hi, err = w.Horizon(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if hi >= xmax || time.Now().After(deadline) {
+		if hi >= xmax {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the horizon stayed at %d, below %d, for a minute: a transaction of another test stays open", hi, xmax)
 		}
 	}
 	n, sum := read(lo, hi)
