@@ -399,6 +399,11 @@ func (a *Alerts) start(ctx context.Context, now time.Time) error {
 	}
 	e.Restore(&st)
 	a.lock.Reseed() // what it would ask for, start does now
+	if ahead, err := a.pg.TxidsAhead(ctx); err != nil {
+		return err
+	} else if ahead {
+		a.log.Warn("ai_usage_events holds rows with txids this server has not issued yet (restored from a dump of another cluster?): the rules skip them until they are made to count", "fix", postgres.FixTxidsAhead)
+	}
 	hi, xmax, err := a.pg.Snapshot(ctx)
 	if err != nil {
 		return err

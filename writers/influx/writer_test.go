@@ -570,3 +570,35 @@ func TestWriter_Ping(t *testing.T) {
 		})
 	}
 }
+
+// TestWriter_URLPathKept: an engine that serves the write API under a path
+// (a cluster's insert node, a proxy) is reached there, writes and pings alike.
+func TestWriter_URLPathKept(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		paths = append(paths, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	w, err := New(Config{URL: srv.URL + "/insert/0/influx", Bucket: "b", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(context.Background(), records(2)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"GET /insert/0/influx/ping", "POST /insert/0/influx/api/v2/write"}
+	if strings.Join(paths, ", ") != strings.Join(want, ", ") {
+		t.Errorf("requests: %q, want %q", paths, want)
+	}
+}

@@ -143,6 +143,29 @@ func (w *Writer) Snapshot(ctx context.Context) (xmin, xmax int64, err error) {
 	return xmin, xmax, nil
 }
 
+// TxidsAhead says whether ai_usage_events holds rows whose txid this server
+// has not issued yet. A row this statement can see was written by a
+// transaction that ended before it began, so its txid is below the
+// snapshot's xmax, unless the row was copied from another cluster (a
+// pg_dump restore keeps the column's values): the rules read new rows by
+// txid and would skip such rows until the server's txids pass them. The
+// BRIN index on txid keeps this to its summary and the newest pages.
+func (w *Writer) TxidsAhead(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	var ahead bool
+	err := w.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ai_usage_events
+		WHERE txid >= txid_snapshot_xmax(txid_current_snapshot()))`).Scan(&ahead)
+	if err != nil {
+		return false, w.scrub(fmt.Errorf("postgres: look for txids ahead of the server's: %w", err))
+	}
+	return ahead, nil
+}
+
+// FixTxidsAhead is the statement that makes rows of TxidsAhead count: with
+// txid NULL they are read by time, as rows written before txids were kept.
+const FixTxidsAhead = "UPDATE ai_usage_events SET txid = NULL WHERE txid >= txid_snapshot_xmax(txid_current_snapshot())"
+
 // queryTimeout bounds the rules' small queries (lock check, horizon): a
 // server that stopped answering makes the leader step down instead of
 // hanging.

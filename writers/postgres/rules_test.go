@@ -119,6 +119,56 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// TestTxidsAhead: rows restored from another cluster's dump carry txids
+// the server has not issued; they are found, and the fix makes them count
+// (read by time, as rows from before txids were kept).
+func TestTxidsAhead(t *testing.T) {
+	w, dsn := openTest(t, Config{})
+	ctx := context.Background()
+	conn := connect(t, dsn)
+	recs := makeRecords(10, time.Now(), 1, 9)
+	if _, err := w.Write(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if ahead, err := w.TxidsAhead(ctx); err != nil || ahead {
+		t.Fatalf("TxidsAhead on rows written here: %v, %v; want false", ahead, err)
+	}
+	// As a restore leaves them: three rows from a cluster far ahead.
+	if _, err := conn.Exec(ctx, `UPDATE ai_usage_events SET txid = txid_current() + 5000000
+		WHERE event_id IN (SELECT event_id FROM ai_usage_events ORDER BY event_id LIMIT 3)`); err != nil {
+		t.Fatal(err)
+	}
+	if ahead, err := w.TxidsAhead(ctx); err != nil || !ahead {
+		t.Fatalf("TxidsAhead with restored rows: %v, %v; want true", ahead, err)
+	}
+	// Every committed row of this server is below xmax, whatever other
+	// tests' transactions do to the horizon.
+	_, hi, err := w.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() int64 {
+		n, err := w.ReadEvents(ctx, EventQuery{Since: time.Now().Add(-48 * time.Hour), TxidFrom: math.MinInt64, TxidTo: hi, Before: true},
+			func(*parse.Record) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := read(); n != 7 {
+		t.Fatalf("read %d rows before the fix, want the 7 with this server's txids", n)
+	}
+	if _, err := conn.Exec(ctx, FixTxidsAhead); err != nil {
+		t.Fatal(err)
+	}
+	if ahead, err := w.TxidsAhead(ctx); err != nil || ahead {
+		t.Fatalf("TxidsAhead after the fix: %v, %v; want false", ahead, err)
+	}
+	if n := read(); n != 10 {
+		t.Errorf("read %d rows after the fix, want all 10", n)
+	}
+}
+
 // TestLock_FencesSaves: a leader whose lock session the server ended
 // stores nothing more (another daemon may hold the lock by then), and the
 // lock hears reprice's NOTIFY.
