@@ -64,6 +64,14 @@ func Continue(f *File, log *slog.Logger, prev *Engine) *Engine {
 	}
 	e := &Engine{file: f, interval: int64(f.EvaluationInterval), offset: int64(f.QueryOffset), log: log}
 	old := map[string]*ruleState{}
+	byName := map[string]*ruleState{}
+	if prev != nil {
+		for _, rs := range prev.rules {
+			if byName[rs.r.Name] == nil {
+				byName[rs.r.Name] = rs
+			}
+		}
+	}
 	if prev != nil && prev.interval == e.interval {
 		for _, rs := range prev.rules {
 			old[rs.r.Name+"\x00"+rs.hash] = rs
@@ -113,8 +121,63 @@ func Continue(f *File, log *slog.Logger, prev *Engine) *Engine {
 		rs.grouping = groupings[name]
 		e.rules[i] = rs
 		e.fresh[i] = true
+		// An edited rule keeps the alerts of the rule it replaces, as
+		// Prometheus does: a new threshold does not resolve and fire again
+		// what still holds; the next evaluation decides.
+		if p := byName[rs.r.Name]; p != nil && !kept[p] && p.identity() == rs.identity() {
+			kept[p] = true
+			for _, g := range p.groups {
+				if g != nil && g.hasAlertState() {
+					rs.adopt(p.valuesOf(g), GroupState{Born: g.born, Since: g.since, Firing: g.firing, FiringSince: g.firingSince, Cleared: g.cleared})
+				}
+			}
+		}
 	}
 	return e
+}
+
+// identity is what makes a rule's alerts the same alerts: its name, its
+// labels and the labels its groups add. An edited rule with the same
+// identity takes over the alerts of the old one (Continue, Restore).
+func (rs *ruleState) identity() string {
+	h := fnv.New64a()
+	for _, l := range rs.base {
+		h.Write([]byte(l.Name))
+		h.Write([]byte{0xff})
+		h.Write([]byte(l.Value))
+		h.Write([]byte{0xff})
+	}
+	h.Write([]byte{0xfe})
+	for _, f := range rs.groupBy {
+		h.Write([]byte(f.name))
+		h.Write([]byte{0xff})
+	}
+	return strconv.FormatUint(h.Sum64(), 16)
+}
+
+// valuesOf returns g's group_by values, in group_by order.
+func (rs *ruleState) valuesOf(g *group) []string {
+	if len(rs.groupBy) == 0 {
+		return nil
+	}
+	return strings.Split(g.key, "\xff")
+}
+
+// adopt gives the group of values the alert state gs.
+func (rs *ruleState) adopt(values []string, gs GroupState) {
+	if len(values) != len(rs.groupBy) {
+		return
+	}
+	g := rs.groupOf(values)
+	if g == nil {
+		return
+	}
+	g.born = min(g.born, gs.Born)
+	g.since, g.firing, g.firingSince, g.cleared = gs.Since, gs.Firing, gs.FiringSince, gs.Cleared
+	if !g.listed {
+		g.listed = true
+		rs.active = append(rs.active, g)
+	}
 }
 
 // Fresh returns the names of the rules that did not come from the previous
@@ -152,9 +215,12 @@ type State struct {
 
 // RuleState is one rule's part of a State.
 type RuleState struct {
-	Rule   string       `json:"rule"`
-	Hash   string       `json:"hash"`
-	Groups []GroupState `json:"groups"`
+	Rule string `json:"rule"`
+	Hash string `json:"hash"`
+	// Identity lets an edited rule take the alerts over (empty in state
+	// stored before it was kept: then only an unchanged rule does).
+	Identity string       `json:"identity,omitempty"`
+	Groups   []GroupState `json:"groups"`
 }
 
 // GroupState is one group's alert. Times are Unix nanoseconds, MinInt64
@@ -176,16 +242,12 @@ func (e *Engine) State() *State {
 		s.Tick = t
 	}
 	for _, rs := range e.rules {
-		r := RuleState{Rule: rs.r.Name, Hash: rs.hash}
+		r := RuleState{Rule: rs.r.Name, Hash: rs.hash, Identity: rs.identity()}
 		for _, g := range rs.groups {
 			if g == nil || !g.hasAlertState() {
 				continue
 			}
-			var vals []string
-			if len(rs.groupBy) > 0 {
-				vals = strings.Split(g.key, "\xff")
-			}
-			r.Groups = append(r.Groups, GroupState{Values: vals, Born: g.born, Since: g.since,
+			r.Groups = append(r.Groups, GroupState{Values: rs.valuesOf(g), Born: g.born, Since: g.since,
 				Firing: g.firing, FiringSince: g.firingSince, Cleared: g.cleared})
 		}
 		if len(r.Groups) > 0 {
@@ -200,8 +262,9 @@ func (g *group) hasAlertState() bool {
 }
 
 // Restore brings back the alert state of the rules that are unchanged
-// (same name and Hash), and makes s.Tick the last evaluated tick (StartAt).
-// Call it on a new engine, before records are observed.
+// (same name and Hash) or edited with the same identity (name, labels,
+// group_by), and makes s.Tick the last evaluated tick (StartAt). Call it
+// on a new engine, before records are observed.
 func (e *Engine) Restore(s *State) {
 	if s == nil {
 		return
@@ -215,23 +278,11 @@ func (e *Engine) Restore(s *State) {
 	}
 	for _, r := range s.Rules {
 		rs := byName[r.Rule]
-		if rs == nil || rs.hash != r.Hash {
+		if rs == nil || rs.hash != r.Hash && (r.Identity == "" || r.Identity != rs.identity()) {
 			continue
 		}
 		for _, gs := range r.Groups {
-			if len(gs.Values) != len(rs.groupBy) {
-				continue
-			}
-			g := rs.groupOf(gs.Values)
-			if g == nil {
-				continue
-			}
-			g.born = min(g.born, gs.Born)
-			g.since, g.firing, g.firingSince, g.cleared = gs.Since, gs.Firing, gs.FiringSince, gs.Cleared
-			if !g.listed {
-				g.listed = true
-				rs.active = append(rs.active, g)
-			}
+			rs.adopt(gs.Values, gs)
 		}
 	}
 }

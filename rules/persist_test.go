@@ -49,8 +49,11 @@ func TestContinue_KeepsUnchangedRules(t *testing.T) {
 		e2.ObserveFresh(&p)
 	}
 	// daily keeps its 90 and its firing warning (not announced again); it
-	// turns critical with 15 more. per-user starts over: ann's 60 is under 70.
+	// turns critical with 15 more. per-user keeps ann's firing alert, as
+	// Prometheus does for an edited rule; its next evaluation resolves it
+	// (60 is under 70), and 15 more fire it again.
 	check(t, drive(t, e2, []rec{{at: 3*time.Hour + time.Minute, cost: "15", user: "ann"}}, 4*time.Hour), []string{
+		"+3h0m10s resolved warning 60 {user_id=ann}",
 		"+3h1m10s resolved warning 105 {}",
 		"+3h1m10s firing critical 105 {}",
 		"+3h1m10s firing warning 75 {user_id=ann}",
@@ -98,13 +101,46 @@ func TestRestore_NotAnnouncedAgain(t *testing.T) {
 		"+2m0s resolved warning none {}",
 	})
 
-	t.Run("a changed rule starts afresh", func(t *testing.T) {
+	t.Run("an edited rule keeps its alerts", func(t *testing.T) {
+		// A new threshold that 2500 still passes: slow stays firing, not
+		// announced again, and resolves when 2500 leaves the window.
 		g := mustParse(t, head+`  - {name: slow, metric: duration_ms, aggregate: max, window: 1m, warning: 1500, for: 30s}
 `)
 		n := New(g, nil)
 		n.Restore(&st)
+		if got := len(n.Firing()); got != 1 {
+			t.Fatalf("Firing() = %d alerts, want slow's 1", got)
+		}
+		for _, r := range history {
+			p := r.record(t)
+			n.Observe(&p)
+		}
+		check(t, drive(t, n, nil, 3*time.Minute), []string{"+2m0s resolved warning none {}"})
+	})
+	t.Run("a rule with other labels or groups starts afresh", func(t *testing.T) {
+		for _, rule := range []string{
+			`{name: slow, metric: duration_ms, aggregate: max, window: 1m, warning: 1000, for: 30s, labels: {team: web}}`,
+			`{name: daily, metric: cost_usd, period: day, group_by: [model], warning: 10}`,
+		} {
+			n := New(mustParse(t, head+"  - "+rule+"\n"), nil)
+			n.Restore(&st)
+			if got := len(n.Firing()); got != 0 {
+				t.Errorf("%s: Firing() = %d alerts, want 0: its alerts are other alerts", rule, got)
+			}
+		}
+	})
+	t.Run("state stored without identities", func(t *testing.T) {
+		old := st
+		old.Rules = append([]RuleState(nil), st.Rules...)
+		for i := range old.Rules {
+			old.Rules[i].Identity = ""
+		}
+		g := mustParse(t, head+`  - {name: slow, metric: duration_ms, aggregate: max, window: 1m, warning: 1500, for: 30s}
+`)
+		n := New(g, nil)
+		n.Restore(&old)
 		if got := len(n.Firing()); got != 0 {
-			t.Errorf("Firing() = %d alerts, want 0: the threshold changed", got)
+			t.Errorf("Firing() = %d alerts, want 0: an edited rule is told from an unchanged one by its hash only", got)
 		}
 	})
 	t.Run("pending keeps its for", func(t *testing.T) {
@@ -130,4 +166,36 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestContinue_NewInterval: a new evaluation_interval carries no data (it
+// cuts windows into other buckets) but keeps the alerts: what still holds
+// is not announced again.
+func TestContinue_NewInterval(t *testing.T) {
+	e := New(mustParse(t, budgets), nil)
+	check(t, drive(t, e, []rec{{at: time.Hour, cost: "60", user: "ann"}, {at: 2 * time.Hour, cost: "30", user: "bob"}}, 3*time.Hour), []string{
+		"+1h0m10s firing warning 60 {user_id=ann}",
+		"+2h0m10s firing warning 90 {}",
+	})
+	f := mustParse(t, "evaluation_interval: 30s\n"+budgets)
+	if f.EvaluationInterval != 30*time.Second {
+		t.Fatalf("the test's rules file has evaluation_interval %v, want 30s", f.EvaluationInterval)
+	}
+	e2 := Continue(f, nil, e)
+	if got, want := e2.Fresh(), []string{"daily", "per-user"}; !equal(got, want) {
+		t.Fatalf("Fresh() = %v, want %v", got, want)
+	}
+	if got := len(e2.Firing()); got != 2 {
+		t.Fatalf("Firing() = %d alerts, want the 2 that fired", got)
+	}
+	t3, _ := e.Evaluated()
+	e2.StartAt(t3)
+	for _, r := range []rec{{at: time.Hour, cost: "60", user: "ann"}, {at: 2 * time.Hour, cost: "30", user: "bob"}} {
+		p := r.record(t)
+		e2.ObserveFresh(&p)
+	}
+	check(t, drive(t, e2, []rec{{at: 3*time.Hour + time.Minute, cost: "15", user: "ann"}}, 4*time.Hour), []string{
+		"+3h1m30s resolved warning 105 {}",
+		"+3h1m30s firing critical 105 {}",
+	})
 }

@@ -138,7 +138,9 @@ func (a *Alerts) Observe(recs []parse.Record) {
 // Reload reads the rules file again. A broken file keeps the old rules
 // running; the error (with file:line) is logged and the metric set to 0.
 // Rules whose definition is unchanged keep their data and alert state; new
-// and changed ones start from the database's history when there is one.
+// and changed ones start from the database's history when there is one, and
+// a changed one keeps its alerts when its identity (name, labels, group_by)
+// is the same.
 func (a *Alerts) Reload(ctx context.Context) {
 	f, err := rules.Load(a.path)
 	if err != nil {
@@ -176,7 +178,7 @@ func (a *Alerts) Reload(ctx context.Context) {
 		a.engine = e
 		a.disp = notify.NewDispatcher(f, notify.Options{Logger: a.log})
 		a.disp.Remember(e.Firing(), a.now())
-		// Alerts of rules deleted or changed are resolved, through the
+		// Alerts of rules deleted or given another identity are resolved, through the
 		// notifiers that announced them, once stored: receivers would
 		// otherwise keep them open for ever.
 		if gone := resolved(before, e.Firing(), prevT); len(gone) > 0 {
@@ -646,7 +648,8 @@ func fileSum(path string) [sha256.Size]byte {
 }
 
 // resolved returns, as resolved at t, the alerts of before (firing) that
-// are not among firing: their rule was changed or removed. One resolved
+// are not among firing: their rule was removed or is now other alerts
+// (renamed, relabelled, regrouped). One resolved
 // later than its firing's tick, whatever the clock, comes a nanosecond
 // after it.
 func resolved(before, firing []rules.Transition, t time.Time) []rules.Transition {
@@ -694,7 +697,7 @@ func (a *Alerts) hold(ts []rules.Transition) {
 
 func (a *Alerts) logResolved(ts []rules.Transition) {
 	for i := range ts {
-		a.log.Info("alert resolved: its rule was changed or removed", "alertname", ts[i].Rule, "severity", ts[i].Severity.String(), "labels", labelText(ts[i].Labels))
+		a.log.Info("alert resolved: its rule was removed, renamed, relabelled or regrouped", "alertname", ts[i].Rule, "severity", ts[i].Severity.String(), "labels", labelText(ts[i].Labels))
 	}
 }
 

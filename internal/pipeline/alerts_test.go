@@ -356,6 +356,28 @@ rules:
 	if resolved := countResolved(t, dsn, "user-daily"); resolved != 2 {
 		t.Errorf("ai_alerts holds %d resolved user-daily transitions, want 2", resolved)
 	}
+
+	// Editing daily's threshold keeps its alert, as Prometheus does: the
+	// day's 18 USD still pass 11, so nothing is sent; they do not pass 20,
+	// and the alert resolves, once.
+	for _, warning := range []string{"11", "20"} {
+		y := fmt.Sprintf("notifiers:\n  - {name: hook, type: webhook, url: %q}\nrules:\n  - {name: daily, metric: cost_usd, period: day, warning: %s}\n", h.srv.URL, warning)
+		if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d.a.Reload(ctx)
+		c.set(c.now().Add(20 * time.Second))
+		settle(t, ctx, d.a)
+		if warning == "11" {
+			if got := h.settled(len(want)); !slices.Equal(got, want) {
+				t.Errorf("after a new threshold that still holds: notified %q, want %q (nothing new)", got, want)
+			}
+		}
+	}
+	want = append(want, "daily warning resolved")
+	if got := h.settled(len(want)); !slices.Equal(got, want) {
+		t.Errorf("after a threshold that no longer holds: notified %q, want %q", got, want)
+	}
 }
 
 // TestAlerts_HeldBackIsNamed: a transaction left open holds back evaluation
