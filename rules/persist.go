@@ -55,9 +55,11 @@ func (r *Rule) Hash(interval time.Duration) string {
 // Continue returns an engine for f that takes over, from prev, the data and
 // alert state of every rule whose definition (Hash) is unchanged: a reload
 // that edits one rule does not reset today's budget of the others, nor
-// announce their firing alerts again. The other rules start empty; Fresh
-// says which, and ObserveFresh feeds them history. prev must not be used
-// afterwards. A nil prev is New.
+// announce their firing alerts again. The other rules start without data;
+// Fresh says which, and ObserveFresh feeds them history. Of those, an
+// edited rule with the same identity (name, labels, group_by) keeps the
+// alerts of the rule it replaces, so its next evaluation decides whether
+// they still fire. prev must not be used afterwards. A nil prev is New.
 func Continue(f *File, log *slog.Logger, prev *Engine) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -128,7 +130,7 @@ func Continue(f *File, log *slog.Logger, prev *Engine) *Engine {
 			kept[p] = true
 			for _, g := range p.groups {
 				if g != nil && g.hasAlertState() {
-					rs.adopt(p.valuesOf(g), GroupState{Born: g.born, Since: g.since, Firing: g.firing, FiringSince: g.firingSince, Cleared: g.cleared})
+					rs.adopt(p.valuesOf(g), GroupState{Born: g.born, Since: g.since, Firing: g.firing, FiringSince: g.firingSince, Cleared: g.cleared}, true)
 				}
 			}
 		}
@@ -163,17 +165,34 @@ func (rs *ruleState) valuesOf(g *group) []string {
 	return strings.Split(g.key, "\xff")
 }
 
-// adopt gives the group of values the alert state gs.
-func (rs *ruleState) adopt(values []string, gs GroupState) {
+// adopt gives the group of values the alert state gs. For an edited rule
+// the group's first record comes from history, not from the old rule (a
+// group the new rule's where or metric no longer sees then has no value and
+// resolves), and an alert of a severity the rule no longer has is not
+// taken (it is resolved with the old rule's values instead); a pending
+// severity it no longer has is dropped.
+func (rs *ruleState) adopt(values []string, gs GroupState, edited bool) {
 	if len(values) != len(rs.groupBy) {
+		return
+	}
+	if edited && gs.Firing != SeverityNone && !rs.has[gs.Firing] {
 		return
 	}
 	g := rs.groupOf(values)
 	if g == nil {
 		return
 	}
-	g.born = min(g.born, gs.Born)
+	if !edited {
+		g.born = min(g.born, gs.Born)
+	}
 	g.since, g.firing, g.firingSince, g.cleared = gs.Since, gs.Firing, gs.FiringSince, gs.Cleared
+	if edited {
+		for sev := range g.since {
+			if !rs.has[sev] {
+				g.since[sev] = none
+			}
+		}
+	}
 	if !g.listed {
 		g.listed = true
 		rs.active = append(rs.active, g)
@@ -282,7 +301,7 @@ func (e *Engine) Restore(s *State) {
 			continue
 		}
 		for _, gs := range r.Groups {
-			rs.adopt(gs.Values, gs)
+			rs.adopt(gs.Values, gs, rs.hash != r.Hash)
 		}
 	}
 }

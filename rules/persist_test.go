@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -197,5 +198,41 @@ func TestContinue_NewInterval(t *testing.T) {
 	check(t, drive(t, e2, []rec{{at: 3*time.Hour + time.Minute, cost: "15", user: "ann"}}, 4*time.Hour), []string{
 		"+3h1m30s resolved warning 105 {}",
 		"+3h1m30s firing critical 105 {}",
+	})
+}
+
+// TestContinue_EditedRuleEdges: what an edited rule does not take over.
+func TestContinue_EditedRuleEdges(t *testing.T) {
+	t.Run("a below rule's group the new where no longer sees resolves", func(t *testing.T) {
+		const rule = `  - {name: quiet, metric: requests, window: 1m, critical: 1, below: true, group_by: [feature], where: {model: MODEL}}` + "\n"
+		history := []rec{{at: time.Second, feature: "quiz", model: "a"}, {at: 50 * time.Second, feature: "quiz", model: "a"}}
+		e := New(mustParse(t, head+strings.ReplaceAll(rule, "MODEL", "a")), nil)
+		check(t, drive(t, e, history, 2*time.Minute+5*time.Second), []string{"+2m0s firing critical 0 {feature=quiz}"})
+		e2 := Continue(mustParse(t, head+strings.ReplaceAll(rule, "MODEL", "b")), nil, e)
+		if got := len(e2.Firing()); got != 1 {
+			t.Fatalf("Firing() = %d alerts, want quiz's 1, taken over", got)
+		}
+		for _, r := range history {
+			p := r.record(t)
+			e2.ObserveFresh(&p)
+		}
+		check(t, drive(t, e2, nil, 10*time.Minute), []string{"+2m10s resolved critical none {feature=quiz}"})
+	})
+	t.Run("a severity the rule no longer has is not taken over", func(t *testing.T) {
+		e := New(mustParse(t, budgets), nil)
+		check(t, drive(t, e, []rec{{at: time.Hour, cost: "105", user: "ann"}}, 2*time.Hour), []string{
+			"+1h0m10s firing critical 105 {}",
+			"+1h0m10s firing warning 105 {user_id=ann}",
+		})
+		e2 := Continue(mustParse(t, head+`  - {name: daily, metric: cost_usd, period: day, warning: 80}
+  - {name: per-user, metric: cost_usd, period: day, group_by: [user_id], warning: 50}
+`), nil, e)
+		var got []string
+		for _, tr := range e2.Firing() {
+			got = append(got, fmtTransition(tr))
+		}
+		if want := []string{"+2h0m0s firing warning 105 {user_id=ann}"}; !equal(got, want) {
+			t.Errorf("Firing() = %q, want %q (daily's critical is resolved by the reload)", got, want)
+		}
 	})
 }

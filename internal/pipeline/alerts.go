@@ -401,10 +401,13 @@ func (a *Alerts) start(ctx context.Context, now time.Time) error {
 	}
 	e.Restore(&st)
 	a.lock.Reseed() // what it would ask for, start does now
-	if ahead, err := a.pg.TxidsAhead(ctx); err != nil {
-		return err
+	// Advisory: a failed look does not keep the fleet without a leader.
+	t, _ := e.Evaluated()
+	since := f.HistoryStart(t)
+	if ahead, err := a.pg.TxidsAhead(ctx, since); err != nil {
+		a.log.Warn("could not look for rows restored from another cluster", "err", err)
 	} else if ahead {
-		a.log.Warn("ai_usage_events holds rows with txids this server has not issued yet (restored from a dump of another cluster?): the rules skip them until they are made to count", "fix", postgres.FixTxidsAhead)
+		a.log.Warn("ai_usage_events holds rows with txids this server has not issued yet (restored from a dump of another cluster?): the rules skip them; run the fix once, then restart the daemons", "fix", postgres.FixTxidsAhead(since))
 	}
 	hi, xmax, err := a.pg.Snapshot(ctx)
 	if err != nil {
@@ -416,8 +419,7 @@ func (a *Alerts) start(ctx context.Context, now time.Time) error {
 		// before the engine may pass now.
 		a.marks = append(a.marks[:0], clockMark{now, xmax})
 	}
-	t, _ := e.Evaluated()
-	n, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: f.HistoryStart(t), TxidFrom: math.MinInt64, TxidTo: hi, Before: true, Attributes: f.NeedsAttributes()},
+	n, err := a.pg.ReadEvents(ctx, postgres.EventQuery{Since: since, TxidFrom: math.MinInt64, TxidTo: hi, Before: true, Attributes: f.NeedsAttributes()},
 		func(r *parse.Record) error { e.Observe(r); return nil })
 	if err != nil {
 		return err

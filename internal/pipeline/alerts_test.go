@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -377,6 +379,69 @@ rules:
 	want = append(want, "daily warning resolved")
 	if got := h.settled(len(want)); !slices.Equal(got, want) {
 		t.Errorf("after a threshold that no longer holds: notified %q, want %q", got, want)
+	}
+}
+
+// TestAlerts_RestoredRowsNamed: rows restored from another cluster's dump
+// carry txids ahead of the server's; the leader says so at its start with
+// the statement that fixes it, and after the fix and a restart they count.
+func TestAlerts_RestoredRowsNamed(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	h := newHook(t)
+	f, err := rules.Parse("rules.yaml", []byte(fmt.Sprintf(`
+notifiers:
+  - {name: hook, type: webhook, url: %q}
+rules:
+  - {name: daily, metric: cost_usd, period: day, warning: 10}
+`, h.srv.URL)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	c := &clock{t: day.Add(10 * time.Hour)}
+	ctx := context.Background()
+	w := newDaemon(t, dsn, f, c) // writes only: it never ticks
+	w.write(t, c.now().Add(-time.Hour), "restored", "ann", "12")
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "UPDATE ai_usage_events SET txid = txid_current() + 5000000"); err != nil {
+		t.Fatal(err)
+	}
+
+	d := newDaemon(t, dsn, f, c)
+	var mu sync.Mutex
+	var logs strings.Builder
+	d.a.log = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	settle(t, ctx, d.a)
+	d.a.stop(ctx)
+	mu.Lock()
+	text := logs.String()
+	mu.Unlock()
+	m := regexp.MustCompile(`txids this server has not issued.* fix=("(?:[^"\\]|\\.)*")`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("the leader did not name the restored rows:\n%s", text)
+	}
+	if got := h.wait(0); len(got) != 0 {
+		t.Fatalf("notified %q before the fix, want nothing: the restored rows are skipped", got)
+	}
+	fix, err := strconv.Unquote(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, fix); err != nil {
+		t.Fatalf("%s: %v", fix, err)
+	}
+
+	// Restarted, the leader counts them.
+	d2 := newDaemon(t, dsn, f, c)
+	defer d2.a.stop(ctx)
+	c.set(c.now().Add(20 * time.Second))
+	settle(t, ctx, d2.a)
+	if got, want := h.wait(1), []string{"daily warning firing"}; !slices.Equal(got, want) {
+		t.Errorf("after the fix: notified %q, want %q", got, want)
 	}
 }
 

@@ -143,28 +143,34 @@ func (w *Writer) Snapshot(ctx context.Context) (xmin, xmax int64, err error) {
 	return xmin, xmax, nil
 }
 
-// TxidsAhead says whether ai_usage_events holds rows whose txid this server
-// has not issued yet. A row this statement can see was written by a
-// transaction that ended before it began, so its txid is below the
+// TxidsAhead says whether ai_usage_events holds rows since since whose txid
+// this server has not issued yet. A row this statement can see was written
+// by a transaction that ended before it began, so its txid is below the
 // snapshot's xmax, unless the row was copied from another cluster (a
 // pg_dump restore keeps the column's values): the rules read new rows by
-// txid and would skip such rows until the server's txids pass them. The
-// BRIN index on txid keeps this to its summary and the newest pages.
-func (w *Writer) TxidsAhead(ctx context.Context) (bool, error) {
+// txid and would skip such rows until the server's txids pass them. since
+// is where the rules' history starts: older rows are never read, and the
+// partitions before it are pruned.
+func (w *Writer) TxidsAhead(ctx context.Context, since time.Time) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
 	var ahead bool
 	err := w.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ai_usage_events
-		WHERE txid >= txid_snapshot_xmax(txid_current_snapshot()))`).Scan(&ahead)
+		WHERE occurred_at >= $1 AND txid >= txid_snapshot_xmax(txid_current_snapshot()))`, since).Scan(&ahead)
 	if err != nil {
 		return false, w.scrub(fmt.Errorf("postgres: look for txids ahead of the server's: %w", err))
 	}
 	return ahead, nil
 }
 
-// FixTxidsAhead is the statement that makes rows of TxidsAhead count: with
-// txid NULL they are read by time, as rows written before txids were kept.
-const FixTxidsAhead = "UPDATE ai_usage_events SET txid = NULL WHERE txid >= txid_snapshot_xmax(txid_current_snapshot())"
+// FixTxidsAhead is the statement that makes the rows of TxidsAhead(since)
+// count: with txid NULL they are read by time, as rows written before txids
+// were kept. The rules read such rows when they start, so the daemons are
+// restarted after it.
+func FixTxidsAhead(since time.Time) string {
+	return fmt.Sprintf("UPDATE ai_usage_events SET txid = NULL WHERE occurred_at >= '%s' AND txid >= txid_snapshot_xmax(txid_current_snapshot())",
+		since.UTC().Format("2006-01-02 15:04:05Z"))
+}
 
 // queryTimeout bounds the rules' small queries (lock check, horizon): a
 // server that stopped answering makes the leader step down instead of

@@ -130,7 +130,8 @@ func TestTxidsAhead(t *testing.T) {
 	if _, err := w.Write(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	if ahead, err := w.TxidsAhead(ctx); err != nil || ahead {
+	since := time.Now().Add(-48 * time.Hour)
+	if ahead, err := w.TxidsAhead(ctx, since); err != nil || ahead {
 		t.Fatalf("TxidsAhead on rows written here: %v, %v; want false", ahead, err)
 	}
 	// As a restore leaves them: three rows from a cluster far ahead.
@@ -138,8 +139,11 @@ func TestTxidsAhead(t *testing.T) {
 		WHERE event_id IN (SELECT event_id FROM ai_usage_events ORDER BY event_id LIMIT 3)`); err != nil {
 		t.Fatal(err)
 	}
-	if ahead, err := w.TxidsAhead(ctx); err != nil || !ahead {
+	if ahead, err := w.TxidsAhead(ctx, since); err != nil || !ahead {
 		t.Fatalf("TxidsAhead with restored rows: %v, %v; want true", ahead, err)
+	}
+	if ahead, err := w.TxidsAhead(ctx, time.Now().Add(time.Hour)); err != nil || ahead {
+		t.Fatalf("TxidsAhead since after every row: %v, %v; want false (the rules never read them)", ahead, err)
 	}
 	// Every committed row of this server is below xmax, whatever other
 	// tests' transactions do to the horizon.
@@ -158,10 +162,10 @@ func TestTxidsAhead(t *testing.T) {
 	if n := read(); n != 7 {
 		t.Fatalf("read %d rows before the fix, want the 7 with this server's txids", n)
 	}
-	if _, err := conn.Exec(ctx, FixTxidsAhead); err != nil {
+	if _, err := conn.Exec(ctx, FixTxidsAhead(since)); err != nil {
 		t.Fatal(err)
 	}
-	if ahead, err := w.TxidsAhead(ctx); err != nil || ahead {
+	if ahead, err := w.TxidsAhead(ctx, since); err != nil || ahead {
 		t.Fatalf("TxidsAhead after the fix: %v, %v; want false", ahead, err)
 	}
 	if n := read(); n != 10 {
