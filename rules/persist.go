@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +131,14 @@ func Continue(f *File, log *slog.Logger, prev *Engine) *Engine {
 			kept[p] = true
 			for _, g := range p.groups {
 				if g != nil && g.hasAlertState() {
-					rs.adopt(p.valuesOf(g), GroupState{Born: g.born, Since: g.since, Firing: g.firing, FiringSince: g.firingSince, Cleared: g.cleared}, true)
+					born := int64(math.MaxInt64)
+					if sameRecords(p.r, rs.r) {
+						// Only when to fire changed: the group's first record
+						// stands (history may not reach back to it, as for a
+						// below alert on traffic that stopped long ago).
+						born = g.born
+					}
+					rs.adopt(p.valuesOf(g), GroupState{Born: born, Since: g.since, Firing: g.firing, FiringSince: g.firingSince, Cleared: g.cleared}, true)
 				}
 			}
 		}
@@ -157,6 +165,21 @@ func (rs *ruleState) identity() string {
 	return strconv.FormatUint(h.Sum64(), 16)
 }
 
+// sameRecords says whether a and b compute their values from the same
+// records in the same way: only thresholds, for, keep_firing_for,
+// min_count, below, labels or annotations differ.
+func sameRecords(a, b *Rule) bool {
+	loc := func(r *Rule) string {
+		if r.Location == nil {
+			return ""
+		}
+		return r.Location.String()
+	}
+	return a.Metric == b.Metric && a.Aggregate == b.Aggregate && a.Window == b.Window && a.Period == b.Period &&
+		loc(a) == loc(b) && slices.Equal(a.GroupBy, b.GroupBy) && slices.Equal(a.Where, b.Where) &&
+		a.Baseline == b.Baseline && a.ZScoreOver == b.ZScoreOver
+}
+
 // valuesOf returns g's group_by values, in group_by order.
 func (rs *ruleState) valuesOf(g *group) []string {
 	if len(rs.groupBy) == 0 {
@@ -166,11 +189,13 @@ func (rs *ruleState) valuesOf(g *group) []string {
 }
 
 // adopt gives the group of values the alert state gs. For an edited rule
-// the group's first record comes from history, not from the old rule (a
-// group the new rule's where or metric no longer sees then has no value and
-// resolves), and an alert of a severity the rule no longer has is not
-// taken (it is resolved with the old rule's values instead); a pending
-// severity it no longer has is dropped.
+// an alert of a severity the rule no longer has is not taken (it is
+// resolved with the old rule's values instead), and a pending severity it
+// no longer has is dropped.
+//
+// gs.Born, the group's first record, is MaxInt64 when the records an edited
+// rule sees may differ: then only history sets it, so a group the new where
+// or metric no longer sees has no value and resolves.
 func (rs *ruleState) adopt(values []string, gs GroupState, edited bool) {
 	if len(values) != len(rs.groupBy) {
 		return
@@ -182,9 +207,7 @@ func (rs *ruleState) adopt(values []string, gs GroupState, edited bool) {
 	if g == nil {
 		return
 	}
-	if !edited {
-		g.born = min(g.born, gs.Born)
-	}
+	g.born = min(g.born, gs.Born)
 	g.since, g.firing, g.firingSince, g.cleared = gs.Since, gs.Firing, gs.FiringSince, gs.Cleared
 	if edited {
 		for sev := range g.since {
@@ -300,8 +323,12 @@ func (e *Engine) Restore(s *State) {
 		if rs == nil || rs.hash != r.Hash && (r.Identity == "" || r.Identity != rs.identity()) {
 			continue
 		}
+		edited := rs.hash != r.Hash
 		for _, gs := range r.Groups {
-			rs.adopt(gs.Values, gs, rs.hash != r.Hash)
+			if edited {
+				gs.Born = math.MaxInt64 // the stored state does not say what the old rule saw
+			}
+			rs.adopt(gs.Values, gs, edited)
 		}
 	}
 }

@@ -218,6 +218,20 @@ func TestContinue_EditedRuleEdges(t *testing.T) {
 		}
 		check(t, drive(t, e2, nil, 10*time.Minute), []string{"+2m10s resolved critical none {feature=quiz}"})
 	})
+	t.Run("a below alert on traffic stopped long ago stays when only its threshold changes", func(t *testing.T) {
+		const rule = `  - {name: quiet, metric: requests, window: 1m, critical: CRIT, below: true, group_by: [feature]}` + "\n"
+		e := New(mustParse(t, head+strings.ReplaceAll(rule, "CRIT", "1")), nil)
+		check(t, drive(t, e, []rec{{at: time.Second, feature: "quiz"}, {at: 50 * time.Second, feature: "quiz"}}, 30*time.Minute),
+			[]string{"+2m0s firing critical 0 {feature=quiz}"})
+		// History (the last minute or so) holds nothing of quiz.
+		e2 := Continue(mustParse(t, head+strings.ReplaceAll(rule, "CRIT", "2")), nil, e)
+		check(t, drive(t, e2, nil, time.Hour), nil)
+		if got := len(e2.Firing()); got != 1 {
+			t.Errorf("Firing() = %d alerts, want quiz's 1: its traffic is still stopped", got)
+		}
+		check(t, drive(t, e2, []rec{{at: time.Hour + time.Second, feature: "quiz"}, {at: time.Hour + 2*time.Second, feature: "quiz"}}, time.Hour+20*time.Second),
+			[]string{"+1h0m10s resolved critical 2 {feature=quiz}"})
+	})
 	t.Run("a severity the rule no longer has is not taken over", func(t *testing.T) {
 		e := New(mustParse(t, budgets), nil)
 		check(t, drive(t, e, []rec{{at: time.Hour, cost: "105", user: "ann"}}, 2*time.Hour), []string{
