@@ -223,6 +223,14 @@ func (f *Follower) atPath(fl *file, m string, also bool) {
 // f.mu held.
 func (f *Follower) observe(fl *file, size int64, now time.Time) {
 	read := fl.read.Load()
+	if size < read {
+		// size may come from a stat taken before the reader (which does
+		// not hold f.mu) read past it: only a size taken after read was
+		// loaded can say the file shrank.
+		if fi, err := fl.fd.Stat(); err == nil {
+			size = fi.Size()
+		}
+	}
 	grew := size != fl.lastSize
 	if grew {
 		fl.lastGrowth = now

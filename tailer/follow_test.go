@@ -766,3 +766,50 @@ func waitFollowed(f *Follower, w *os.File) error {
 	}
 	return errors.New("file never followed")
 }
+
+// TestFollower_StaleSizeNotTruncation: a poll stats a file, and before it
+// compares the size with what was read, the reader reads lines appended
+// since. That stale size is not a truncation: nothing is read twice.
+func TestFollower_StaleSizeNotTruncation(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.log")
+	writeFile(t, p, "a1\n")
+	f, err := Follow(context.Background(), Options{Globs: []string{p}, NoWatch: true, Tick: make(chan time.Time), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fi, err := os.Stat(p) // the poll's stat: 3 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, p, "a2\n")
+	for _, want := range []string{"a1", "a2"} {
+		l, err := f.Next(ctx)
+		if err != nil || string(l.Text) != want {
+			t.Fatalf("got %q %v, want %s", l.Text, err, want)
+		}
+	}
+	// The reader has read 6 bytes; the poll now compares its 3.
+	f.mu.Lock()
+	if len(f.files) != 1 {
+		f.mu.Unlock()
+		t.Fatalf("following %d files, want 1", len(f.files))
+	}
+	for _, fl := range f.files {
+		f.observe(fl, fi.Size(), time.Now())
+		if fl.truncated {
+			t.Error("a size older than what was read taken for a truncation")
+		}
+	}
+	f.mu.Unlock()
+	appendFile(t, p, "a3\n")
+	f.mu.Lock()
+	f.sync(false)
+	f.mu.Unlock()
+	if l, err := f.Next(ctx); err != nil || string(l.Text) != "a3" {
+		t.Fatalf("next line: got %q %v, want a3 (not a1 read again)", l.Text, err)
+	}
+}
