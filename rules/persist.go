@@ -131,14 +131,15 @@ func Continue(f *File, log *slog.Logger, prev *Engine) *Engine {
 			kept[p] = true
 			for _, g := range p.groups {
 				if g != nil && g.hasAlertState() {
-					born := int64(math.MaxInt64)
-					if sameRecords(p.r, rs.r) {
-						// Only when to fire changed: the group's first record
-						// stands (history may not reach back to it, as for a
-						// below alert on traffic that stopped long ago).
-						born = g.born
+					// The group's first record stands when only when to fire
+					// changed (history may not reach back to it, as for a
+					// below alert on traffic that stopped long ago); if the
+					// records the rule sees changed, history alone says.
+					gs := p.stateOf(g)
+					if !sameRecords(p.r, rs.r) {
+						gs.Born = math.MaxInt64
 					}
-					rs.adopt(p.valuesOf(g), GroupState{Born: born, Since: g.since, Firing: g.firing, FiringSince: g.firingSince, Cleared: g.cleared}, true)
+					rs.adopt(gs, true)
 				}
 			}
 		}
@@ -180,15 +181,16 @@ func sameRecords(a, b *Rule) bool {
 		a.Baseline == b.Baseline && a.ZScoreOver == b.ZScoreOver
 }
 
-// valuesOf returns g's group_by values, in group_by order.
-func (rs *ruleState) valuesOf(g *group) []string {
-	if len(rs.groupBy) == 0 {
-		return nil
+// stateOf is g's alert state, with its group_by values in group_by order.
+func (rs *ruleState) stateOf(g *group) GroupState {
+	var vals []string
+	if len(rs.groupBy) > 0 {
+		vals = strings.Split(g.key, "\xff")
 	}
-	return strings.Split(g.key, "\xff")
+	return GroupState{Values: vals, Born: g.born, Since: g.since, Firing: g.firing, FiringSince: g.firingSince, Cleared: g.cleared}
 }
 
-// adopt gives the group of values the alert state gs. For an edited rule
+// adopt gives the group of gs.Values the alert state gs. For an edited rule
 // an alert of a severity the rule no longer has is not taken (it is
 // resolved with the old rule's values instead), and a pending severity it
 // no longer has is dropped.
@@ -196,14 +198,14 @@ func (rs *ruleState) valuesOf(g *group) []string {
 // gs.Born, the group's first record, is MaxInt64 when the records an edited
 // rule sees may differ: then only history sets it, so a group the new where
 // or metric no longer sees has no value and resolves.
-func (rs *ruleState) adopt(values []string, gs GroupState, edited bool) {
-	if len(values) != len(rs.groupBy) {
+func (rs *ruleState) adopt(gs GroupState, edited bool) {
+	if len(gs.Values) != len(rs.groupBy) {
 		return
 	}
 	if edited && gs.Firing != SeverityNone && !rs.has[gs.Firing] {
 		return
 	}
-	g := rs.groupOf(values)
+	g := rs.groupOf(gs.Values)
 	if g == nil {
 		return
 	}
@@ -289,8 +291,7 @@ func (e *Engine) State() *State {
 			if g == nil || !g.hasAlertState() {
 				continue
 			}
-			r.Groups = append(r.Groups, GroupState{Values: rs.valuesOf(g), Born: g.born, Since: g.since,
-				Firing: g.firing, FiringSince: g.firingSince, Cleared: g.cleared})
+			r.Groups = append(r.Groups, rs.stateOf(g))
 		}
 		if len(r.Groups) > 0 {
 			s.Rules = append(s.Rules, r)
@@ -328,7 +329,7 @@ func (e *Engine) Restore(s *State) {
 			if edited {
 				gs.Born = math.MaxInt64 // the stored state does not say what the old rule saw
 			}
-			rs.adopt(gs.Values, gs, edited)
+			rs.adopt(gs, edited)
 		}
 	}
 }

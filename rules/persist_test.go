@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokentail/tokentail/parse"
 )
 
 // drive feeds recs to e as a replay does and advances to t0+until.
@@ -23,6 +25,16 @@ func drive(t *testing.T, e *Engine, recs []rec, until time.Duration) []string {
 	}
 	add(e.Advance(t0.Add(until)))
 	return out
+}
+
+// feed gives recs to observe (Observe, or ObserveFresh for history), as
+// records read back from the database.
+func feed(t *testing.T, observe func(*parse.Record), recs []rec) {
+	t.Helper()
+	for _, r := range recs {
+		p := r.record(t)
+		observe(&p)
+	}
 }
 
 const budgets = head + `  - {name: daily, metric: cost_usd, period: day, warning: 80, critical: 100}
@@ -45,10 +57,7 @@ func TestContinue_KeepsUnchangedRules(t *testing.T) {
 		t.Fatalf("Fresh() = %v, want %v", got, want)
 	}
 	// History for the fresh rules only: daily has counted it already.
-	for _, r := range []rec{{at: time.Hour, cost: "60", user: "ann"}, {at: 2 * time.Hour, cost: "30", user: "bob"}} {
-		p := r.record(t)
-		e2.ObserveFresh(&p)
-	}
+	feed(t, e2.ObserveFresh, []rec{{at: time.Hour, cost: "60", user: "ann"}, {at: 2 * time.Hour, cost: "30", user: "bob"}})
 	// daily keeps its 90 and its firing warning (not announced again); it
 	// turns critical with 15 more. per-user keeps ann's firing alert, as
 	// Prometheus does for an edited rule; its next evaluation resolves it
@@ -92,10 +101,7 @@ func TestRestore_NotAnnouncedAgain(t *testing.T) {
 	if got, want := len(n.Firing()), 2; got != want {
 		t.Fatalf("Firing() after Restore: %d alerts, want %d", got, want)
 	}
-	for _, r := range history {
-		p := r.record(t)
-		n.Observe(&p)
-	}
+	feed(t, n.Observe, history)
 	// Nothing is announced again; slow resolves once when 2500 (in the
 	// bucket [50s, 60s)) leaves the window at 2m, and chat's day stays under 10.
 	check(t, drive(t, n, nil, 3*time.Minute), []string{
@@ -112,10 +118,7 @@ func TestRestore_NotAnnouncedAgain(t *testing.T) {
 		if got := len(n.Firing()); got != 1 {
 			t.Fatalf("Firing() = %d alerts, want slow's 1", got)
 		}
-		for _, r := range history {
-			p := r.record(t)
-			n.Observe(&p)
-		}
+		feed(t, n.Observe, history)
 		check(t, drive(t, n, nil, 3*time.Minute), []string{"+2m0s resolved warning none {}"})
 	})
 	t.Run("a rule with other labels or groups starts afresh", func(t *testing.T) {
@@ -191,10 +194,7 @@ func TestContinue_NewInterval(t *testing.T) {
 	}
 	t3, _ := e.Evaluated()
 	e2.StartAt(t3)
-	for _, r := range []rec{{at: time.Hour, cost: "60", user: "ann"}, {at: 2 * time.Hour, cost: "30", user: "bob"}} {
-		p := r.record(t)
-		e2.ObserveFresh(&p)
-	}
+	feed(t, e2.ObserveFresh, []rec{{at: time.Hour, cost: "60", user: "ann"}, {at: 2 * time.Hour, cost: "30", user: "bob"}})
 	check(t, drive(t, e2, []rec{{at: 3*time.Hour + time.Minute, cost: "15", user: "ann"}}, 4*time.Hour), []string{
 		"+3h1m30s resolved warning 105 {}",
 		"+3h1m30s firing critical 105 {}",
@@ -212,10 +212,7 @@ func TestContinue_EditedRuleEdges(t *testing.T) {
 		if got := len(e2.Firing()); got != 1 {
 			t.Fatalf("Firing() = %d alerts, want quiz's 1, taken over", got)
 		}
-		for _, r := range history {
-			p := r.record(t)
-			e2.ObserveFresh(&p)
-		}
+		feed(t, e2.ObserveFresh, history)
 		check(t, drive(t, e2, nil, 10*time.Minute), []string{"+2m10s resolved critical none {feature=quiz}"})
 	})
 	t.Run("a below alert on traffic stopped long ago stays when only its threshold changes", func(t *testing.T) {

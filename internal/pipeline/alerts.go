@@ -178,9 +178,9 @@ func (a *Alerts) Reload(ctx context.Context) {
 		a.engine = e
 		a.disp = notify.NewDispatcher(f, notify.Options{Logger: a.log})
 		a.disp.Remember(e.Firing(), a.now())
-		// Alerts of rules deleted or given another identity are resolved, through the
-		// notifiers that announced them, once stored: receivers would
-		// otherwise keep them open for ever.
+		// Alerts of rules deleted or given another identity are resolved,
+		// through the notifiers that announced them, once stored: receivers
+		// would otherwise keep them open for ever.
 		if gone := resolved(before, e.Firing(), prevT); len(gone) > 0 {
 			if a.pg == nil {
 				a.logResolved(gone)
@@ -651,9 +651,8 @@ func fileSum(path string) [sha256.Size]byte {
 
 // resolved returns, as resolved at t, the alerts of before (firing) that
 // are not among firing: their rule was removed or is now other alerts
-// (renamed, relabelled, regrouped). One resolved
-// later than its firing's tick, whatever the clock, comes a nanosecond
-// after it.
+// (renamed, relabelled, regrouped). One resolved later than its firing's
+// tick, whatever the clock, comes a nanosecond after it.
 func resolved(before, firing []rules.Transition, t time.Time) []rules.Transition {
 	still := make(map[uint64]bool, len(firing))
 	for i := range firing {

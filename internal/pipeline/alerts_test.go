@@ -55,6 +55,16 @@ func newHook(t *testing.T) *hook {
 	return h
 }
 
+// file is a rules file with rulesYAML as its rules and h as its notifier.
+func (h *hook) file(t *testing.T, rulesYAML string) *rules.File {
+	t.Helper()
+	f, err := rules.Parse("rules.yaml", []byte(fmt.Sprintf("notifiers:\n  - {name: hook, type: webhook, url: %q}\nrules:\n%s", h.srv.URL, rulesYAML)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // wait returns what the receiver got once it has n notifications (or
 // after 10 s: the comparison then says what is missing).
 func (h *hook) wait(n int) []string {
@@ -388,15 +398,7 @@ rules:
 func TestAlerts_RestoredRowsNamed(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	h := newHook(t)
-	f, err := rules.Parse("rules.yaml", []byte(fmt.Sprintf(`
-notifiers:
-  - {name: hook, type: webhook, url: %q}
-rules:
-  - {name: daily, metric: cost_usd, period: day, warning: 10}
-`, h.srv.URL)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := h.file(t, "  - {name: daily, metric: cost_usd, period: day, warning: 10}\n")
 	day := time.Now().UTC().Truncate(24 * time.Hour)
 	c := &clock{t: day.Add(10 * time.Hour)}
 	ctx := context.Background()
@@ -714,15 +716,7 @@ func TestAlerts_EditedBeforeRun(t *testing.T) {
 func TestAlerts_RepriceReseeds(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	h := newHook(t)
-	f, err := rules.Parse("rules.yaml", []byte(fmt.Sprintf(`
-notifiers:
-  - {name: hook, type: webhook, url: %q}
-rules:
-  - {name: daily, metric: cost_usd, period: day, warning: 10}
-`, h.srv.URL)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := h.file(t, "  - {name: daily, metric: cost_usd, period: day, warning: 10}\n")
 	day := time.Now().UTC().Truncate(24 * time.Hour)
 	c := &clock{t: day.Add(10 * time.Hour)}
 	d := newDaemon(t, dsn, f, c)
@@ -757,17 +751,10 @@ rules:
 func TestAlerts_StartResolvesRemovedRule(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	h := newHook(t)
-	parse := func(rulesYAML string) *rules.File {
-		f, err := rules.Parse("rules.yaml", []byte(fmt.Sprintf("notifiers:\n  - {name: hook, type: webhook, url: %q}\nrules:\n%s", h.srv.URL, rulesYAML)), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
 	day := time.Now().UTC().Truncate(24 * time.Hour)
 	c := &clock{t: day.Add(10 * time.Hour)}
 	ctx := context.Background()
-	d1 := newDaemon(t, dsn, parse("  - {name: daily, metric: cost_usd, period: day, warning: 10}\n"), c)
+	d1 := newDaemon(t, dsn, h.file(t, "  - {name: daily, metric: cost_usd, period: day, warning: 10}\n"), c)
 	settle(t, ctx, d1.a)
 	d1.write(t, c.now().Add(-time.Minute), "s1", "ann", "12")
 	c.set(c.now().Add(20 * time.Second))
@@ -775,7 +762,7 @@ func TestAlerts_StartResolvesRemovedRule(t *testing.T) {
 	h.wait(1)
 	d1.a.stop(ctx)
 
-	f2 := parse("  - {name: other, metric: cost_usd, period: day, warning: 1000}\n")
+	f2 := h.file(t, "  - {name: other, metric: cost_usd, period: day, warning: 1000}\n")
 	for range 2 { // the second start finds nothing open
 		d := newDaemon(t, dsn, f2, c)
 		c.set(c.now().Add(20 * time.Second))

@@ -155,8 +155,7 @@ func (w *Writer) TxidsAhead(ctx context.Context, since time.Time) (bool, error) 
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
 	var ahead bool
-	err := w.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ai_usage_events
-		WHERE occurred_at >= $1 AND txid >= txid_snapshot_xmax(txid_current_snapshot()))`, since).Scan(&ahead)
+	err := w.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM ai_usage_events WHERE occurred_at >= $1 AND "+txidAhead+")", since).Scan(&ahead)
 	if err != nil {
 		return false, w.scrub(fmt.Errorf("postgres: look for txids ahead of the server's: %w", err))
 	}
@@ -168,9 +167,11 @@ func (w *Writer) TxidsAhead(ctx context.Context, since time.Time) (bool, error) 
 // were kept. The rules read such rows when they start, so the daemons are
 // restarted after it.
 func FixTxidsAhead(since time.Time) string {
-	return fmt.Sprintf("UPDATE ai_usage_events SET txid = NULL WHERE occurred_at >= '%s' AND txid >= txid_snapshot_xmax(txid_current_snapshot())",
-		since.UTC().Format("2006-01-02 15:04:05Z"))
+	return fmt.Sprintf("UPDATE ai_usage_events SET txid = NULL WHERE occurred_at >= '%s' AND %s", since.UTC().Format("2006-01-02 15:04:05Z"), txidAhead)
 }
+
+// txidAhead holds for a row whose txid the server has not issued yet.
+const txidAhead = "txid >= txid_snapshot_xmax(txid_current_snapshot())"
 
 // queryTimeout bounds the rules' small queries (lock check, horizon): a
 // server that stopped answering makes the leader step down instead of
